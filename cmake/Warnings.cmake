@@ -1,0 +1,9 @@
+# Picky warnings for our own targets; -Werror with IZA_WERROR (on in CI).
+function(iza_warnings target)
+  target_compile_options(${target} PRIVATE
+    -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+    -Wformat=2 -Wvla -Wcast-qual -Wpointer-arith -Wundef)
+  if(IZA_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()

@@ -1,0 +1,95 @@
+/*
+ * store.h - the SQLite event store.
+ *
+ * Holds canonical events and canonical patients (pseudonymised), the batch
+ * provenance, and nothing else.  Schema is versioned (PRAGMA user_version)
+ * with forward migrations run at open.  Writes happen inside a batch: one
+ * transaction per input batch; store_batch_end() commits, store_batch_abort()
+ * rolls back.
+ *
+ * Dedup and corrections:
+ *   - an encounter is identified by (source, source_id) and may produce
+ *     several events (an ER visit that became an admission yields er_visit and
+ *     admission); store_put_encounter() replaces the whole set;
+ *   - a resend with a newer last_updated (or, if both lack it, a higher
+ *     version) replaces the stored record (PUT_UPDATED); equal -> PUT_DUPLICATE
+ *     when the content is identical, PUT_UPDATED when it differs; older ->
+ *     PUT_STALE (kept as it is);
+ *   - statuses are kept as sent; the KPI scan only returns counted statuses,
+ *     so entered-in-error / cancelled drop out of every KPI.
+ */
+#ifndef IZA_STORE_H
+#define IZA_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "iza_error.h"
+
+struct store;
+
+enum put_result { PUT_INSERTED, PUT_UPDATED, PUT_DUPLICATE, PUT_STALE };
+
+/* Open (create = make the file and schema if absent; else it must exist). */
+int store_open(const char *path, bool create, struct store **out,
+	       struct iza_error *err);
+void store_close(struct store *st); /* accepts NULL */
+
+struct batch_info {
+	const char *file;        /* as given on the command line, "-" for stdin */
+	const char *sha256_hex;  /* of the bytes read */
+	const char *source;
+	const char *format;
+	int64_t started;         /* unix seconds */
+};
+
+struct batch_counts {
+	int64_t records, events_stored, duplicates, updated, stale, excluded,
+		quarantined, patients;
+};
+
+int store_batch_begin(struct store *st, struct iza_error *err);
+int store_batch_end(struct store *st, const struct batch_info *info,
+		    const struct batch_counts *counts, struct iza_error *err);
+void store_batch_abort(struct store *st);
+
+/* evs[0..n) all share source/source_id (n may be 0: the encounter produced no
+ * event, e.g. a class we do not count; the stored set is then emptied). */
+int store_put_encounter(struct store *st, const struct canon_event *evs,
+			size_t n, enum put_result *res, struct iza_error *err);
+int store_put_patient(struct store *st, const struct canon_patient *p,
+		      enum put_result *res, struct iza_error *err);
+
+/* One row handed to the KPI engine: an event joined with its patient. */
+struct event_row {
+	const uint8_t *pseudonym; /* IZA_HASH_LEN bytes; NULL if no patient */
+	const char *type, *channel, *sector, *provider, *status;
+	const char *region;       /* patient's region, "" unknown */
+	int birth_year;
+	int64_t start, end;
+	int urgency;
+	const char *disposition;
+};
+
+struct event_filter {
+	int64_t from, to;         /* events with start in [from, to) ... */
+	bool overlap;             /* ... or, if set, with [start,end] overlapping */
+	const char *const *types;    /* NULL-terminated list, NULL = all */
+	const char *const *statuses; /* NULL-terminated list, NULL = all */
+};
+
+/* Calls cb for each matching row; cb returns 0 to go on, nonzero to stop
+ * (that value is returned).  Row pointers are valid during the call only. */
+int store_scan(struct store *st, const struct event_filter *f,
+	       int (*cb)(void *ctx, const struct event_row *row), void *ctx,
+	       struct iza_error *err);
+
+/* Totals for `izagw status`. */
+struct store_stats {
+	int64_t events, encounters, patients, batches, events_without_patient;
+};
+int store_stats(struct store *st, struct store_stats *out, struct iza_error *err);
+
+#endif
