@@ -5,13 +5,22 @@
  * conversion between local time and UTC implements the EU summer-time rule
  * (since 1996: CEST from the last Sunday of March 01:00 UTC to the last Sunday
  * of October 01:00 UTC; CET = UTC+1 otherwise) in integer arithmetic, so the
- * result does not depend on the machine's tzdata or TZ variable.
+ * result does not depend on the machine's tzdata or TZ variable.  The same
+ * rule is applied to every year, also before 1996 (the Netherlands then ended
+ * summer time on the last Sunday of September, and had none before 1977):
+ * before 1996 the result is an hour off from late September to late
+ * October (and in the summers before 1977); the gateway's data starts long
+ * after that.  Instants outside the years 1..9999 are taken as CET.
  *
  * Instants are FHIR dateTime/instant text: YYYY, YYYY-MM, YYYY-MM-DD (local
  * Amsterdam date, taken as the start of that local day/month/year) or
- * YYYY-MM-DDThh:mm[:ss[.fff]](Z|+hh:mm|-hh:mm).  A time without an offset is
- * taken as Amsterdam local time.  Impossible dates (2025-02-30, hour 24,
- * month 13) are -IZA_EDATE.
+ * YYYY-MM-DDThh:mm:ss[.f](Z|+hh:mm|-hh:mm), strictly as FHIR R4 writes them:
+ * seconds are required, the fraction has 1..9 digits and is truncated, 'T'
+ * and 'Z' are upper case, offsets go up to 14:00.  Tolerance: FHIR requires
+ * an offset with a time; a time without one is taken as Amsterdam local time.
+ * Impossible dates and times (2025-02-30, 2025-02-29, month 13, hour 24,
+ * minute 60, second 60 - the leap second FHIR's regex allows is refused) are
+ * -IZA_EDATE; anything else that does not match is -IZA_EPARSE.
  */
 #ifndef IZA_PERIOD_H
 #define IZA_PERIOD_H
@@ -47,8 +56,10 @@ void civil_from_days(int64_t z, int *y, int *m, int *d);
 
 /* UTC offset in seconds (3600 or 7200) of Amsterdam at UTC instant t. */
 int ams_offset_at_utc(int64_t t);
-/* UTC instant of a local Amsterdam wall time (for the gap/overlap hours the
- * earlier offset wins, documented). */
+/* UTC instant of a local Amsterdam wall time.  For the gap/overlap hours the
+ * earlier offset (the one in force before the switch) wins: the spring gap
+ * 02:30 is read as CET (2025-03-30T02:30 -> 01:30Z, = 03:30 CEST), the autumn
+ * overlap 02:30 as CEST, its first pass (2025-10-26T02:30 -> 00:30Z). */
 int64_t ams_local_to_utc(int y, int mo, int d, int h, int mi, int s);
 /* Local civil date of UTC instant t. */
 void ams_local_date(int64_t t, int *y, int *m, int *d);
