@@ -6,13 +6,13 @@
 
 static const char *const names[] = {
 #define IZA_X_(name, msg) #name,
-	IZA_ERRNO_MAP(IZA_X_)
+    IZA_ERRNO_MAP(IZA_X_)
 #undef IZA_X_
 };
 
 static const char *const messages[] = {
 #define IZA_X_(name, msg) msg,
-	IZA_ERRNO_MAP(IZA_X_)
+    IZA_ERRNO_MAP(IZA_X_)
 #undef IZA_X_
 };
 
@@ -70,7 +70,8 @@ char *iza_error_format(const struct iza_error *err, char *buf, size_t size)
 	size_t n = 0;
 
 	if (err->file[0] && err->line > 0)
-		snprintf(where, sizeof(where), "%s:%ld: ", err->file, err->line);
+		snprintf(where, sizeof(where), "%s:%ld: ", err->file,
+			 err->line);
 	else if (err->file[0])
 		snprintf(where, sizeof(where), "%s: ", err->file);
 	else if (err->line > 0)

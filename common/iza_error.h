@@ -38,21 +38,21 @@ enum iza_errcode {
 #define IZA_X_(name, msg) IZA_E##name,
 	IZA_ERRNO_MAP(IZA_X_)
 #undef IZA_X_
-	IZA_E_COUNT_
+	    IZA_E_COUNT_
 };
 
 /* Short stable name ("PARSE") and human message for a code; accepts rc < 0. */
 const char *iza_errname(int rc);
 const char *iza_strerror(int rc);
 
-#define IZA_ERR_FILE_MAX 256
+#define IZA_ERR_FILE_MAX  256
 #define IZA_ERR_FIELD_MAX 96
-#define IZA_ERR_TEXT_MAX 256
+#define IZA_ERR_TEXT_MAX  256
 
 struct iza_error {
-	int code;                     /* negative IZA_Exxx, 0 when unset */
-	char file[IZA_ERR_FILE_MAX];  /* file name, "" when not applicable */
-	long line;                    /* line or record number (1-based), 0 unknown */
+	int code;		     /* negative IZA_Exxx, 0 when unset */
+	char file[IZA_ERR_FILE_MAX]; /* file name, "" when not applicable */
+	long line; /* line or record number (1-based), 0 unknown */
 	char field[IZA_ERR_FIELD_MAX]; /* field, rule or path, "" unknown */
 	char text[IZA_ERR_TEXT_MAX];   /* why; never a patient value */
 };
@@ -66,7 +66,7 @@ void iza_error_clear(struct iza_error *err);
  */
 int iza_error_set(struct iza_error *err, int code, const char *file, long line,
 		  const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+    __attribute__((format(printf, 6, 7)));
 
 /* Format as "file:line: field: text (NAME)" into buf; returns buf. */
 char *iza_error_format(const struct iza_error *err, char *buf, size_t size);

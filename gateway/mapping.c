@@ -1,0 +1,1117 @@
+/*
+ * mapping.c - load, validate and apply declarative mapping files.
+ * See mapping.h and docs/mapping-language.md.
+ */
+#include "mapping.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fhirpath.h"
+#include "json_util.h"
+#include "period.h"
+#include "pseudo.h"
+#include "refdata.h"
+
+#define MAP_MAX_FIELDS 32
+#define MAP_MAX_MANY   32
+#define MAP_MAX_VALUE  1024
+#define ME	       (-IZA_EMAPPING)
+
+/* ---- vocabulary ------------------------------------------------------- */
+
+static const char *const vocab_kinds[] = {"types",    "channels",     "sectors",
+					  "statuses", "dispositions", NULL};
+
+struct vocabulary {
+	char **lists[5];
+};
+
+void vocabulary_free(struct vocabulary *v)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < 5; i++)
+		jutil_strv_free(v->lists[i]);
+	free(v);
+}
+
+int vocabulary_load(const char *path, struct vocabulary **out,
+		    struct iza_error *err)
+{
+	static const char *const keys[] = {
+	    "format",	"version",	"types",       "channels", "sectors",
+	    "statuses", "dispositions", "description", NULL};
+	struct vocabulary *v = NULL;
+	json_t *root = NULL;
+	const char *fmt;
+	size_t i;
+	int rc;
+
+	rc = jutil_load_file(path, &root, err);
+	if (rc)
+		return rc;
+	rc = jutil_check_keys(path, "vocabulary", root, keys, ME, err);
+	if (rc)
+		goto out;
+	rc = jutil_string(path, "vocabulary", root, "format", true, &fmt, ME,
+			  err);
+	if (rc)
+		goto out;
+	if (strcmp(fmt, "iza-vocabulary/1") != 0) {
+		rc = iza_error_set(err, ME, path, 0, "vocabulary.format",
+				   "expected \"iza-vocabulary/1\"");
+		goto out;
+	}
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		rc = -IZA_ENOMEM;
+		goto out;
+	}
+	for (i = 0; vocab_kinds[i]; i++) {
+		rc = jutil_strv(path, "vocabulary", root, vocab_kinds[i], true,
+				&v->lists[i], ME, err);
+		if (rc)
+			goto out;
+	}
+	*out = v;
+	v = NULL;
+out:
+	vocabulary_free(v);
+	json_decref(root);
+	return rc;
+}
+
+int vocabulary_has(const struct vocabulary *v, const char *kind,
+		   const char *code)
+{
+	size_t i;
+
+	for (i = 0; vocab_kinds[i]; i++)
+		if (strcmp(vocab_kinds[i], kind) == 0)
+			return jutil_strv_has(v->lists[i], code);
+	return 0;
+}
+
+/* ---- mapping model ---------------------------------------------------- */
+
+static const char *const qr_names[] = {
+#define IZA_X_(name, text) text,
+    QUARANTINE_REASONS(IZA_X_)
+#undef IZA_X_
+};
+
+const char *quarantine_reason_name(enum quarantine_reason r)
+{
+	return (unsigned)r < QR_COUNT_ ? qr_names[r] : "unknown";
+}
+
+enum unknown_policy { UNK_QUARANTINE, UNK_KEEP, UNK_DROP };
+
+struct vmap {
+	char *name;
+	char **from, **to;
+	size_t n;
+	enum unknown_policy unknown;
+};
+
+enum ftype { FT_STRING, FT_INSTANT, FT_DATE, FT_BOOLEAN };
+
+struct field {
+	char *name;
+	struct fhirpath *path;
+	enum ftype type;
+	bool required, many;
+	const struct vmap *map;
+};
+
+#define FIELD_SECTOR (-2) /* the derived field "sector" in conditions */
+
+struct cond {
+	int field;
+	char **values;
+};
+
+struct rule {
+	char *id;
+	struct cond *conds;
+	size_t nconds;
+	char *type;    /* emit.type, classification rules */
+	char *channel; /* emit.channel or channel rule result */
+};
+
+enum role { ROLE_PATIENT, ROLE_ENCOUNTER };
+
+/* indexes of the fields the engine itself reads (-1 when not declared) */
+enum known {
+	K_ID,
+	K_PATIENT,
+	K_STATUS,
+	K_CLASS,
+	K_START,
+	K_END,
+	K_PROVIDER,
+	K_LAST_UPDATED,
+	K_VERSION,
+	K_URGENCY,
+	K_DISPOSITION,
+	K_BSN,
+	K_POSTCODE,
+	K_BIRTH_DATE,
+	K_SEX,
+	K_ACTIVE,
+	K_COUNT_
+};
+
+static const char *const known_names[K_COUNT_] = {
+    "id",	"patient",	"status",  "class",   "start",	     "end",
+    "provider", "last_updated", "version", "urgency", "disposition", "bsn",
+    "postcode", "birth_date",	"sex",	   "active"};
+
+struct rmap {
+	char *resource;
+	enum role role;
+	struct field fields[MAP_MAX_FIELDS];
+	size_t nfields;
+	struct rule *rules;
+	size_t nrules;
+	struct rule *channels;
+	size_t nchannels;
+	int known[K_COUNT_];
+};
+
+struct mapping {
+	char *id, *version;
+	struct vmap *maps;
+	size_t nmaps;
+	struct rmap *res;
+	size_t nres;
+};
+
+static void rules_free(struct rule *r, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		free(r[i].id);
+		free(r[i].type);
+		free(r[i].channel);
+		for (j = 0; j < r[i].nconds; j++)
+			jutil_strv_free(r[i].conds[j].values);
+		free(r[i].conds);
+	}
+	free(r);
+}
+
+void mapping_free(struct mapping *m)
+{
+	size_t i, j;
+
+	if (!m)
+		return;
+	for (i = 0; i < m->nmaps; i++) {
+		free(m->maps[i].name);
+		jutil_strv_free(m->maps[i].from);
+		jutil_strv_free(m->maps[i].to);
+	}
+	free(m->maps);
+	for (i = 0; i < m->nres; i++) {
+		struct rmap *r = &m->res[i];
+
+		free(r->resource);
+		for (j = 0; j < r->nfields; j++) {
+			free(r->fields[j].name);
+			fhirpath_free(r->fields[j].path);
+		}
+		rules_free(r->rules, r->nrules);
+		rules_free(r->channels, r->nchannels);
+	}
+	free(m->res);
+	free(m->id);
+	free(m->version);
+	free(m);
+}
+
+const char *mapping_id(const struct mapping *m)
+{
+	return m->id;
+}
+
+const char *mapping_version(const struct mapping *m)
+{
+	return m->version;
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+static int load_maps(const char *file, const json_t *maps, struct mapping *m,
+		     struct iza_error *err)
+{
+	static const char *const keys[] = {"values", "unknown", "description",
+					   NULL};
+	const char *name;
+	json_t *def;
+	size_t k = 0;
+	int rc;
+
+	if (!maps)
+		return 0;
+	if (!json_is_object(maps))
+		return iza_error_set(err, ME, file, 0, "maps",
+				     "expected an object");
+	m->maps = calloc(json_object_size(maps) + 1, sizeof(*m->maps));
+	if (!m->maps)
+		return -IZA_ENOMEM;
+	json_object_foreach((json_t *)(uintptr_t)maps, name, def)
+	{
+		struct vmap *vm = &m->maps[k];
+		char where[IZA_ERR_FIELD_MAX];
+		const json_t *vals;
+		const char *unk, *from;
+		json_t *to;
+		size_t n, i = 0;
+
+		snprintf(where, sizeof(where), "maps.%.60s", name);
+		rc = jutil_check_keys(file, where, def, keys, ME, err);
+		if (rc)
+			return rc;
+		vm->name = strdup(name);
+		m->nmaps = ++k;
+		vals = json_object_get(def, "values");
+		if (!json_is_object(vals) || json_object_size(vals) == 0)
+			return iza_error_set(err, ME, file, 0, where,
+					     "\"values\" must be a non-empty "
+					     "object of code -> code");
+		n = json_object_size(vals);
+		vm->from = calloc(n + 1, sizeof(char *));
+		vm->to = calloc(n + 1, sizeof(char *));
+		if (!vm->name || !vm->from || !vm->to)
+			return -IZA_ENOMEM;
+		json_object_foreach((json_t *)(uintptr_t)vals, from, to)
+		{
+			if (!json_is_string(to))
+				return iza_error_set(
+				    err, ME, file, 0, where,
+				    "value for \"%.40s\" is not a string",
+				    from);
+			vm->from[i] = strdup(from);
+			vm->to[i] = strdup(json_string_value(to));
+			if (!vm->from[i] || !vm->to[i])
+				return -IZA_ENOMEM;
+			vm->n = ++i;
+		}
+		rc = jutil_string(file, where, def, "unknown", false, &unk, ME,
+				  err);
+		if (rc)
+			return rc;
+		if (!unk || strcmp(unk, "quarantine") == 0)
+			vm->unknown = UNK_QUARANTINE;
+		else if (strcmp(unk, "keep") == 0)
+			vm->unknown = UNK_KEEP;
+		else if (strcmp(unk, "drop") == 0)
+			vm->unknown = UNK_DROP;
+		else
+			return iza_error_set(err, ME, file, 0, where,
+					     "\"unknown\" must be quarantine, "
+					     "keep or drop");
+	}
+	return 0;
+}
+
+static const struct vmap *find_map(const struct mapping *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->nmaps; i++)
+		if (strcmp(m->maps[i].name, name) == 0)
+			return &m->maps[i];
+	return NULL;
+}
+
+static int field_index(const struct rmap *r, const char *name)
+{
+	size_t i;
+
+	if (strcmp(name, "sector") == 0)
+		return FIELD_SECTOR;
+	for (i = 0; i < r->nfields; i++)
+		if (strcmp(r->fields[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int load_fields(const char *file, const char *where0,
+		       const json_t *fields, const struct mapping *m,
+		       struct rmap *r, struct iza_error *err)
+{
+	static const char *const keys[] = {
+	    "path", "type", "required", "many", "map", "description", NULL};
+	const char *name;
+	json_t *def;
+	int rc;
+
+	if (!json_is_object(fields) || json_object_size(fields) == 0)
+		return iza_error_set(err, ME, file, 0, where0,
+				     "\"fields\" must be a non-empty object");
+	if (json_object_size(fields) > MAP_MAX_FIELDS)
+		return iza_error_set(err, ME, file, 0, where0,
+				     "more than %d fields", MAP_MAX_FIELDS);
+	json_object_foreach((json_t *)(uintptr_t)fields, name, def)
+	{
+		struct field *f = &r->fields[r->nfields];
+		char where[IZA_ERR_FIELD_MAX];
+		const char *path, *type, *mapname;
+		struct iza_error perr;
+
+		snprintf(where, sizeof(where), "%s.%.40s", where0, name);
+		if (strcmp(name, "sector") == 0)
+			return iza_error_set(err, ME, file, 0, where,
+					     "\"sector\" is derived from the "
+					     "provider and cannot be declared");
+		rc = jutil_check_keys(file, where, def, keys, ME, err);
+		if (rc)
+			return rc;
+		f->name = strdup(name);
+		if (!f->name)
+			return -IZA_ENOMEM;
+		r->nfields++;
+		rc = jutil_string(file, where, def, "path", true, &path, ME,
+				  err);
+		if (rc)
+			return rc;
+		iza_error_clear(&perr);
+		rc = fhirpath_compile(path, &f->path, &perr);
+		if (rc)
+			return iza_error_set(err, ME, file, 0, where,
+					     "path: %s", perr.text);
+		rc = jutil_string(file, where, def, "type", false, &type, ME,
+				  err);
+		if (rc)
+			return rc;
+		if (!type || strcmp(type, "string") == 0)
+			f->type = FT_STRING;
+		else if (strcmp(type, "instant") == 0)
+			f->type = FT_INSTANT;
+		else if (strcmp(type, "date") == 0)
+			f->type = FT_DATE;
+		else if (strcmp(type, "boolean") == 0)
+			f->type = FT_BOOLEAN;
+		else
+			return iza_error_set(err, ME, file, 0, where,
+					     "type must be string, instant, "
+					     "date or boolean");
+		f->required = json_is_true(json_object_get(def, "required"));
+		f->many = json_is_true(json_object_get(def, "many"));
+		if (f->many && f->type != FT_STRING)
+			return iza_error_set(err, ME, file, 0, where,
+					     "only string fields can be "
+					     "\"many\"");
+		rc = jutil_string(file, where, def, "map", false, &mapname, ME,
+				  err);
+		if (rc)
+			return rc;
+		if (mapname) {
+			f->map = find_map(m, mapname);
+			if (!f->map)
+				return iza_error_set(err, ME, file, 0, where,
+						     "map \"%.40s\" is not "
+						     "declared under \"maps\"",
+						     mapname);
+		}
+	}
+	return 0;
+}
+
+static int load_conds(const char *file, const char *where, const json_t *cond,
+		      struct rmap *r, struct rule *rule, struct iza_error *err)
+{
+	const char *name;
+	json_t *vals;
+	int rc;
+
+	if (!cond) {
+		rule->nconds = 0;
+		return 0;
+	}
+	if (!json_is_object(cond))
+		return iza_error_set(err, ME, file, 0, where,
+				     "\"if\" must be an object of field -> "
+				     "list of values");
+	rule->conds = calloc(json_object_size(cond) + 1, sizeof(*rule->conds));
+	if (!rule->conds)
+		return -IZA_ENOMEM;
+	json_object_foreach((json_t *)(uintptr_t)cond, name, vals)
+	{
+		struct cond *c = &rule->conds[rule->nconds];
+		char w[IZA_ERR_FIELD_MAX];
+
+		snprintf(w, sizeof(w), "%s.if", where);
+		(void)vals;
+		c->field = field_index(r, name);
+		if (c->field == -1)
+			return iza_error_set(err, ME, file, 0, w,
+					     "condition on undeclared field "
+					     "\"%.40s\"",
+					     name);
+		rc = jutil_strv(file, w, cond, name, true, &c->values, ME, err);
+		if (rc)
+			return rc;
+		rule->nconds++;
+	}
+	return 0;
+}
+
+static int load_rules(const char *file, const char *where0, const json_t *arr,
+		      const struct vocabulary *voc, struct rmap *r,
+		      bool channel_rules, struct iza_error *err)
+{
+	static const char *const ckeys[] = {"id", "if", "emit", "description",
+					    NULL};
+	static const char *const hkeys[] = {"if", "channel", "description",
+					    NULL};
+	static const char *const ekeys[] = {"type", "channel", NULL};
+	struct rule *rules;
+	size_t i, n;
+	int rc;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr))
+		return iza_error_set(err, ME, file, 0, where0,
+				     "expected an array of rules");
+	n = json_array_size(arr);
+	rules = calloc(n + 1, sizeof(*rules));
+	if (!rules)
+		return -IZA_ENOMEM;
+	if (channel_rules)
+		r->channels = rules;
+	else
+		r->rules = rules;
+	for (i = 0; i < n; i++) {
+		const json_t *def = json_array_get(arr, i);
+		struct rule *ru = &rules[i];
+		char where[IZA_ERR_FIELD_MAX];
+		const char *s;
+
+		if (channel_rules)
+			r->nchannels = i + 1;
+		else
+			r->nrules = i + 1;
+		snprintf(where, sizeof(where), "%s[%zu]", where0, i);
+		rc = jutil_check_keys(file, where, def,
+				      channel_rules ? hkeys : ckeys, ME, err);
+		if (rc)
+			return rc;
+		if (!channel_rules) {
+			const json_t *emit = json_object_get(def, "emit");
+
+			rc = jutil_string(file, where, def, "id", true, &s, ME,
+					  err);
+			if (rc)
+				return rc;
+			ru->id = strdup(s);
+			snprintf(where, sizeof(where), "%s.rules[%.40s]",
+				 where0, s);
+			rc = jutil_check_keys(file, where,
+					      emit ? emit : json_object(),
+					      ekeys, ME, err);
+			if (!emit)
+				return iza_error_set(err, ME, file, 0, where,
+						     "\"emit\" missing");
+			if (rc)
+				return rc;
+			rc = jutil_string(file, where, emit, "type", true, &s,
+					  ME, err);
+			if (rc)
+				return rc;
+			if (!vocabulary_has(voc, "types", s))
+				return iza_error_set(err, ME, file, 0, where,
+						     "event type \"%.40s\" is "
+						     "not in the vocabulary",
+						     s);
+			ru->type = strdup(s);
+			rc = jutil_string(file, where, emit, "channel", false,
+					  &s, ME, err);
+			if (rc)
+				return rc;
+		} else {
+			rc = jutil_string(file, where, def, "channel", true, &s,
+					  ME, err);
+			if (rc)
+				return rc;
+		}
+		if (s && !vocabulary_has(voc, "channels", s))
+			return iza_error_set(err, ME, file, 0, where,
+					     "channel \"%.40s\" is not in the "
+					     "vocabulary",
+					     s);
+		ru->channel = jutil_strdup(s);
+		rc = load_conds(file, where, json_object_get(def, "if"), r, ru,
+				err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int load_resource(const char *file, const char *name, const json_t *def,
+			 const struct mapping *m, const struct vocabulary *voc,
+			 struct rmap *r, struct iza_error *err)
+{
+	static const char *const keys[] = {"role",    "fields",	     "classify",
+					   "channel", "description", NULL};
+	static const int patient_required[] = {K_ID, -1};
+	static const int encounter_required[] = {K_ID,	  K_PATIENT, K_STATUS,
+						 K_CLASS, K_START,   -1};
+	char where[IZA_ERR_FIELD_MAX];
+	const int *req;
+	const char *role;
+	size_t i, k;
+	int rc;
+
+	snprintf(where, sizeof(where), "resources.%.40s", name);
+	rc = jutil_check_keys(file, where, def, keys, ME, err);
+	if (rc)
+		return rc;
+	r->resource = strdup(name);
+	if (!r->resource)
+		return -IZA_ENOMEM;
+	rc = jutil_string(file, where, def, "role", true, &role, ME, err);
+	if (rc)
+		return rc;
+	if (strcmp(role, "patient") == 0)
+		r->role = ROLE_PATIENT;
+	else if (strcmp(role, "encounter") == 0)
+		r->role = ROLE_ENCOUNTER;
+	else
+		return iza_error_set(err, ME, file, 0, where,
+				     "role must be \"patient\" or "
+				     "\"encounter\"");
+	snprintf(where, sizeof(where), "resources.%.40s.fields", name);
+	rc =
+	    load_fields(file, where, json_object_get(def, "fields"), m, r, err);
+	if (rc)
+		return rc;
+	for (k = 0; k < K_COUNT_; k++) {
+		r->known[k] = -1;
+		for (i = 0; i < r->nfields; i++)
+			if (strcmp(r->fields[i].name, known_names[k]) == 0)
+				r->known[k] = (int)i;
+	}
+	req = r->role == ROLE_PATIENT ? patient_required : encounter_required;
+	for (k = 0; req[k] >= 0; k++)
+		if (r->known[req[k]] < 0 ||
+		    !r->fields[r->known[req[k]]].required)
+			return iza_error_set(err, ME, file, 0, where,
+					     "a %s mapping must declare the "
+					     "required field \"%s\"",
+					     role, known_names[req[k]]);
+	if (r->known[K_START] >= 0 &&
+	    r->fields[r->known[K_START]].type != FT_INSTANT)
+		return iza_error_set(err, ME, file, 0, where,
+				     "field \"start\" must have type instant");
+	if (r->known[K_END] >= 0 &&
+	    r->fields[r->known[K_END]].type != FT_INSTANT)
+		return iza_error_set(err, ME, file, 0, where,
+				     "field \"end\" must have type instant");
+	if (r->role == ROLE_ENCOUNTER) {
+		snprintf(where, sizeof(where), "resources.%.30s.classify",
+			 name);
+		rc = load_rules(file, where, json_object_get(def, "classify"),
+				voc, r, false, err);
+		if (rc)
+			return rc;
+		if (r->nrules == 0)
+			return iza_error_set(err, ME, file, 0, where,
+					     "an encounter mapping needs "
+					     "classification rules");
+		snprintf(where, sizeof(where), "resources.%.30s.channel", name);
+		rc = load_rules(file, where, json_object_get(def, "channel"),
+				voc, r, true, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int mapping_load(const char *path, const struct vocabulary *voc,
+		 struct mapping **out, struct iza_error *err)
+{
+	static const char *const keys[] = {"format",	  "id",	  "version",
+					   "input",	  "maps", "resources",
+					   "description", NULL};
+	struct mapping *m = NULL;
+	json_t *root = NULL, *res, *def;
+	const char *s, *name;
+	int rc;
+
+	rc = jutil_load_file(path, &root, err);
+	if (rc)
+		return rc;
+	rc = jutil_check_keys(path, "mapping", root, keys, ME, err);
+	if (rc)
+		goto out;
+	rc = jutil_string(path, "mapping", root, "format", true, &s, ME, err);
+	if (rc)
+		goto out;
+	if (strcmp(s, "iza-mapping/1") != 0) {
+		rc = iza_error_set(err, ME, path, 0, "mapping.format",
+				   "expected \"iza-mapping/1\"");
+		goto out;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		rc = -IZA_ENOMEM;
+		goto out;
+	}
+	rc = jutil_string(path, "mapping", root, "id", true, &s, ME, err);
+	if (rc)
+		goto out;
+	m->id = strdup(s);
+	rc = jutil_string(path, "mapping", root, "version", true, &s, ME, err);
+	if (rc)
+		goto out;
+	m->version = strdup(s);
+	rc = load_maps(path, json_object_get(root, "maps"), m, err);
+	if (rc)
+		goto out;
+	res = json_object_get(root, "resources");
+	if (!json_is_object(res) || json_object_size(res) == 0) {
+		rc = iza_error_set(err, ME, path, 0, "resources",
+				   "expected a non-empty object");
+		goto out;
+	}
+	m->res = calloc(json_object_size(res), sizeof(*m->res));
+	if (!m->res) {
+		rc = -IZA_ENOMEM;
+		goto out;
+	}
+	json_object_foreach(res, name, def)
+	{
+		rc = load_resource(path, name, def, m, voc, &m->res[m->nres++],
+				   err);
+		if (rc)
+			goto out;
+	}
+	*out = m;
+	m = NULL;
+out:
+	if (rc == -IZA_ENOMEM && err && !err->code)
+		iza_error_set(err, rc, path, 0, NULL, "out of memory");
+	mapping_free(m);
+	json_decref(root);
+	return rc;
+}
+
+/* ---- applying --------------------------------------------------------- */
+
+struct mapper {
+	const struct mapping *m;
+	struct pseudo *ps;
+	const struct refdata *rd;
+	char region[8];
+	long today;
+	struct fp_collection coll;
+	/* extracted values of the current resource */
+	const char *val[MAP_MAX_FIELDS];
+	const char *many[MAP_MAX_FIELDS][MAP_MAX_MANY];
+	size_t nmany[MAP_MAX_FIELDS];
+	int64_t tval[MAP_MAX_FIELDS];
+	char sector[IZA_CODE_MAX];
+};
+
+int mapper_new(const struct mapping *m, struct pseudo *ps,
+	       const struct refdata *rd, const char *region, long today,
+	       struct mapper **out)
+{
+	struct mapper *mp = calloc(1, sizeof(*mp));
+
+	if (!mp)
+		return -IZA_ENOMEM;
+	mp->m = m;
+	mp->ps = ps;
+	mp->rd = rd;
+	snprintf(mp->region, sizeof(mp->region), "%s", region ? region : "");
+	mp->today = today;
+	fp_collection_init(&mp->coll);
+	*out = mp;
+	return 0;
+}
+
+void mapper_free(struct mapper *mp)
+{
+	if (!mp)
+		return;
+	fp_collection_release(&mp->coll);
+	free(mp);
+}
+
+long fhir_reference_id(const char *ref, char *out, size_t size)
+{
+	const char *p, *end;
+	size_t len;
+
+	if (!ref || !*ref || size == 0)
+		return -1;
+	p = strchr(ref, '?');
+	if (p) {
+		p++;
+		end = p + strlen(p);
+	} else if (strncmp(ref, "urn:uuid:", 9) == 0 ||
+		   strncmp(ref, "urn:oid:", 8) == 0) {
+		p = strchr(ref + 4, ':') + 1;
+		end = p + strlen(p);
+	} else {
+		/* [base/]Type/id[/_history/v] */
+		const char *h = strstr(ref, "/_history/");
+
+		end = h ? h : ref + strlen(ref);
+		p = end;
+		while (p > ref && p[-1] != '/')
+			p--;
+	}
+	len = (size_t)(end - p);
+	if (len == 0 || len >= size)
+		return -1;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return (long)len;
+}
+
+static const struct rmap *find_resource(const struct mapping *m,
+					const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < m->nres; i++)
+		if (strcmp(m->res[i].resource, type) == 0)
+			return &m->res[i];
+	return NULL;
+}
+
+static const char boolean_true[] = "true", boolean_false[] = "false";
+
+/* Text of a primitive node, NULL for objects/arrays/null. */
+static const char *node_text(const struct jval *v)
+{
+	switch (v->type) {
+	case JT_STRING:
+	case JT_NUMBER:
+		return v->u.s;
+	case JT_TRUE:
+		return boolean_true;
+	case JT_FALSE:
+		return boolean_false;
+	default:
+		return NULL;
+	}
+}
+
+/* Apply a value map; returns the mapped text, or NULL with *drop / *bad. */
+static const char *apply_map(const struct vmap *vm, const char *v, bool *bad)
+{
+	size_t i;
+
+	for (i = 0; i < vm->n; i++)
+		if (strcmp(vm->from[i], v) == 0)
+			return vm->to[i];
+	switch (vm->unknown) {
+	case UNK_KEEP:
+		return v;
+	case UNK_DROP:
+		return NULL;
+	case UNK_QUARANTINE:
+	default:
+		*bad = true;
+		return NULL;
+	}
+}
+
+static int quarantine(struct map_result *out, enum quarantine_reason r,
+		      struct iza_error *why, const char *field,
+		      const char *text)
+{
+	out->outcome = MAP_QUARANTINE;
+	out->reason = r;
+	iza_error_set(why, -IZA_EINVALID, NULL, 0, field, "%s", text);
+	return 0;
+}
+
+/* Extract every declared field of r from res into mp; 1 if quarantined. */
+static int extract(struct mapper *mp, const struct rmap *r,
+		   const struct jval *res, struct map_result *out,
+		   struct iza_error *why)
+{
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < r->nfields; i++) {
+		const struct field *f = &r->fields[i];
+
+		mp->val[i] = NULL;
+		mp->nmany[i] = 0;
+		mp->tval[i] = IZA_TIME_NONE;
+		rc = fhirpath_eval(f->path, res, &mp->coll);
+		if (rc)
+			return rc;
+		for (j = 0; j < mp->coll.n; j++) {
+			const char *t = node_text(mp->coll.items[j]);
+			bool bad = false;
+
+			if (!t)
+				continue;
+			if (strlen(t) > MAP_MAX_VALUE) {
+				quarantine(out, QR_BAD_VALUE, why, f->name,
+					   "value longer than 1024 bytes");
+				return 1;
+			}
+			if (f->map) {
+				t = apply_map(f->map, t, &bad);
+				if (bad) {
+					quarantine(out, QR_UNKNOWN_CODE, why,
+						   f->name,
+						   "code not in the mapping's "
+						   "value map");
+					return 1;
+				}
+				if (!t)
+					continue;
+			}
+			if (f->many) {
+				if (mp->nmany[i] < MAP_MAX_MANY)
+					mp->many[i][mp->nmany[i]++] = t;
+				continue;
+			}
+			mp->val[i] = t;
+			break; /* single fields take the first value */
+		}
+		if (f->required && !mp->val[i] && mp->nmany[i] == 0) {
+			quarantine(out, QR_MISSING, why, f->name,
+				   "required field missing");
+			return 1;
+		}
+		if (mp->val[i] && f->type == FT_INSTANT) {
+			if (parse_fhir_instant(mp->val[i], strlen(mp->val[i]),
+					       &mp->tval[i]) != 0) {
+				quarantine(out, QR_BAD_DATE, why, f->name,
+					   "not a valid FHIR date/time");
+				return 1;
+			}
+		} else if (mp->val[i] && f->type == FT_DATE) {
+			int y, mo, d;
+
+			if (parse_fhir_date(mp->val[i], strlen(mp->val[i]), &y,
+					    &mo, &d) != 0) {
+				quarantine(out, QR_BAD_DATE, why, f->name,
+					   "not a valid FHIR date");
+				return 1;
+			}
+			mp->tval[i] = y;
+		}
+	}
+	return 0;
+}
+
+static bool cond_holds(const struct mapper *mp, const struct cond *c)
+{
+	size_t k;
+
+	if (c->field == FIELD_SECTOR)
+		return jutil_strv_has(c->values, mp->sector);
+	if (mp->val[c->field] && jutil_strv_has(c->values, mp->val[c->field]))
+		return true;
+	for (k = 0; k < mp->nmany[c->field]; k++)
+		if (jutil_strv_has(c->values, mp->many[c->field][k]))
+			return true;
+	return false;
+}
+
+static bool rule_holds(const struct mapper *mp, const struct rule *ru)
+{
+	size_t i;
+
+	for (i = 0; i < ru->nconds; i++)
+		if (!cond_holds(mp, &ru->conds[i]))
+			return false;
+	return true;
+}
+
+static const char *known(const struct mapper *mp, const struct rmap *r,
+			 enum known k)
+{
+	return r->known[k] >= 0 ? mp->val[r->known[k]] : NULL;
+}
+
+static int64_t known_time(const struct mapper *mp, const struct rmap *r,
+			  enum known k)
+{
+	return r->known[k] >= 0 ? mp->tval[r->known[k]] : IZA_TIME_NONE;
+}
+
+static int64_t parse_version(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return -1;
+	v = strtoll(s, &end, 10);
+	return (*end == '\0' && v >= 0) ? (int64_t)v : -1;
+}
+
+static void copy_code(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+static int map_patient(struct mapper *mp, const struct rmap *r,
+		       const char *source, struct map_result *out,
+		       struct iza_error *why)
+{
+	struct canon_patient *p = &out->patient;
+	const char *id = known(mp, r, K_ID), *bsn = known(mp, r, K_BSN);
+	const char *pc = known(mp, r, K_POSTCODE), *active;
+	bool used_bsn = false;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	copy_code(p->source, sizeof(p->source), source);
+	rc = pseudo_patient_key(mp->ps, source, id, strlen(id), p->patient_key);
+	if (rc == 0)
+		rc = pseudo_person(mp->ps, bsn, bsn ? strlen(bsn) : 0, source,
+				   id, strlen(id), p->pseudonym, &used_bsn);
+	if (rc)
+		return rc;
+	p->has_bsn = used_bsn;
+	p->pc4 = pc ? postcode_pc4(pc, strlen(pc)) : 0;
+	out->in_region = -1;
+	if (p->pc4 && refdata_locate(mp->rd, p->pc4, mp->today, p->gemeente,
+				     p->region) == 0)
+		out->in_region = strcmp(p->region, mp->region) == 0;
+	if (r->known[K_BIRTH_DATE] >= 0 &&
+	    mp->tval[r->known[K_BIRTH_DATE]] != IZA_TIME_NONE)
+		p->birth_year = (int)mp->tval[r->known[K_BIRTH_DATE]];
+	copy_code(p->sex, sizeof(p->sex), known(mp, r, K_SEX));
+	p->last_updated = known_time(mp, r, K_LAST_UPDATED);
+	p->version = parse_version(known(mp, r, K_VERSION));
+	active = known(mp, r, K_ACTIVE);
+	p->active = !(active && strcmp(active, "false") == 0);
+	out->outcome = MAP_PATIENT;
+	(void)why;
+	return 0;
+}
+
+static int map_encounter(struct mapper *mp, const struct rmap *r,
+			 const char *source, const char *default_sector,
+			 struct map_result *out, struct iza_error *why)
+{
+	const char *id = known(mp, r, K_ID),
+		   *provider = known(mp, r, K_PROVIDER);
+	const char *channel = NULL, *urg, *sector = NULL;
+	char pid[IZA_ID_MAX];
+	uint8_t pkey[IZA_HASH_LEN];
+	int64_t start = known_time(mp, r, K_START),
+		end = known_time(mp, r, K_END);
+	size_t i, k;
+	long plen;
+	int rc;
+
+	if (strlen(id) >= IZA_ID_MAX)
+		return quarantine(out, QR_BAD_VALUE, why, "id",
+				  "record id longer than 128 bytes");
+	plen = fhir_reference_id(known(mp, r, K_PATIENT), pid, sizeof(pid));
+	if (plen < 0)
+		return quarantine(out, QR_BAD_VALUE, why, "patient",
+				  "unusable patient reference");
+	if (end != IZA_TIME_NONE && end < start)
+		return quarantine(out, QR_BAD_DATE, why, "end",
+				  "end lies before start");
+	rc = pseudo_patient_key(mp->ps, source, pid, (size_t)plen, pkey);
+	if (rc)
+		return rc;
+	if (provider)
+		sector = refdata_sector_of_agb(mp->rd, provider);
+	if (!sector)
+		sector = default_sector;
+	copy_code(mp->sector, sizeof(mp->sector), sector);
+	for (i = 0; i < r->nchannels; i++)
+		if (rule_holds(mp, &r->channels[i])) {
+			channel = r->channels[i].channel;
+			break;
+		}
+	out->nevents = 0;
+	for (i = 0; i < r->nrules; i++) {
+		const struct rule *ru = &r->rules[i];
+		struct canon_event *ev;
+		bool seen = false;
+
+		if (!rule_holds(mp, ru))
+			continue;
+		for (k = 0; k < out->nevents; k++)
+			if (strcmp(out->events[k].type, ru->type) == 0)
+				seen = true;
+		if (seen || out->nevents == MAP_MAX_EVENTS)
+			continue;
+		ev = &out->events[out->nevents++];
+		memset(ev, 0, sizeof(*ev));
+		copy_code(ev->source, sizeof(ev->source), source);
+		copy_code(ev->source_id, sizeof(ev->source_id), id);
+		memcpy(ev->patient_key, pkey, sizeof(pkey));
+		copy_code(ev->type, sizeof(ev->type), ru->type);
+		copy_code(ev->channel, sizeof(ev->channel),
+			  ru->channel ? ru->channel
+				      : (channel ? channel : "in_person"));
+		copy_code(ev->status, sizeof(ev->status),
+			  known(mp, r, K_STATUS));
+		copy_code(ev->provider, sizeof(ev->provider), provider);
+		copy_code(ev->sector, sizeof(ev->sector), mp->sector);
+		copy_code(ev->rule, sizeof(ev->rule), ru->id);
+		ev->start = start;
+		ev->end = end;
+		ev->last_updated = known_time(mp, r, K_LAST_UPDATED);
+		ev->version = parse_version(known(mp, r, K_VERSION));
+		urg = known(mp, r, K_URGENCY);
+		ev->urgency = (urg && urg[0] == 'U' && urg[1] >= '0' &&
+			       urg[1] <= '5' && !urg[2])
+				  ? urg[1] - '0'
+				  : -1;
+		copy_code(ev->disposition, sizeof(ev->disposition),
+			  known(mp, r, K_DISPOSITION));
+	}
+	out->outcome = MAP_ENCOUNTER;
+	return 0;
+}
+
+int mapper_map(struct mapper *mp, const char *source,
+	       const char *default_sector, const struct jval *res,
+	       struct map_result *out, struct iza_error *why)
+{
+	const struct jval *rt = jobj_get(res, "resourceType");
+	const struct rmap *r;
+	int rc;
+
+	out->nevents = 0;
+	out->resource_type[0] = '\0';
+	if (!rt || rt->type != JT_STRING || rt->len == 0)
+		return quarantine(out, QR_NO_TYPE, why, "resourceType",
+				  "no resourceType: not a FHIR resource");
+	copy_code(out->resource_type, sizeof(out->resource_type), rt->u.s);
+	r = find_resource(mp->m, rt->u.s);
+	if (!r) {
+		out->outcome = MAP_SKIPPED;
+		return 0;
+	}
+	rc = extract(mp, r, res, out, why);
+	if (rc < 0)
+		return rc;
+	if (rc > 0)
+		return 0;
+	if (r->role == ROLE_PATIENT)
+		return map_patient(mp, r, source, out, why);
+	return map_encounter(mp, r, source, default_sector, out, why);
+}

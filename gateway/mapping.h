@@ -1,0 +1,113 @@
+/*
+ * mapping.h - the mapping engine: declarative mapping files (JSON, in mappings/)
+ * turn parsed FHIR resources into canonical patients and events.
+ *
+ * A mapping file declares, per resource type, named fields extracted with
+ * FHIRPath (fhirpath.h), value maps (code -> canonical code, with a policy
+ * for unknown codes), classification rules that emit canonical events, and
+ * first-match channel rules.  docs/mapping-language.md is the reference for
+ * data stewards.  Everything is validated when the file is loaded; an error
+ * names the file, the rule and the field.
+ *
+ * struct mapping is immutable after load and may be shared between threads;
+ * struct mapper holds per-thread scratch and the pseudonymisation context.
+ */
+#ifndef IZA_MAPPING_H
+#define IZA_MAPPING_H
+
+#include <stddef.h>
+
+#include "event.h"
+#include "iza_error.h"
+#include "json_dom.h"
+
+struct pseudo;
+struct refdata;
+struct vocabulary;
+
+/* The canonical vocabulary (mappings/vocabulary.json): allowed event types,
+ * channels, sectors, statuses, counted statuses, dispositions. */
+int vocabulary_load(const char *path, struct vocabulary **out,
+		    struct iza_error *err);
+void vocabulary_free(struct vocabulary *v); /* accepts NULL */
+/* kind: "types", "channels", "sectors", "statuses", "dispositions". */
+int vocabulary_has(const struct vocabulary *v, const char *kind,
+		   const char *code);
+
+struct mapping;
+
+/* Load and validate a mapping file against the vocabulary (borrowed; must
+ * outlive the mapping). */
+int mapping_load(const char *path, const struct vocabulary *voc,
+		 struct mapping **out, struct iza_error *err);
+void mapping_free(struct mapping *m); /* accepts NULL */
+const char *mapping_id(const struct mapping *m);
+const char *mapping_version(const struct mapping *m);
+
+/* Why a record is quarantined: stable short codes used in summaries. */
+#define QUARANTINE_REASONS(X)                                                  \
+	X(MALFORMED, "malformed_json")                                         \
+	X(TOO_LARGE, "record_too_large")                                       \
+	X(NO_TYPE, "no_resource_type")                                         \
+	X(MISSING, "missing_field")                                            \
+	X(UNKNOWN_CODE, "unknown_code")                                        \
+	X(BAD_DATE, "invalid_date")                                            \
+	X(BAD_VALUE, "invalid_value")
+
+enum quarantine_reason {
+#define IZA_X_(name, text) QR_##name,
+	QUARANTINE_REASONS(IZA_X_)
+#undef IZA_X_
+	    QR_COUNT_
+};
+const char *quarantine_reason_name(enum quarantine_reason r);
+
+#define MAP_MAX_EVENTS 8
+
+enum map_outcome {
+	MAP_PATIENT,   /* result.patient is filled */
+	MAP_ENCOUNTER, /* result.events[0..nevents) filled (nevents may be 0) */
+	MAP_SKIPPED,   /* a resource type the mapping does not handle */
+	MAP_QUARANTINE /* result.reason and the error say why */
+};
+
+struct map_result {
+	enum map_outcome outcome;
+	char resource_type[40];
+	struct canon_patient patient;
+	struct canon_event events[MAP_MAX_EVENTS];
+	size_t nevents;
+	enum quarantine_reason reason;
+	/* patient's residence as resolved (MAP_PATIENT): 1 in the gateway's
+	 * region, 0 elsewhere, -1 unknown */
+	int in_region;
+};
+
+struct mapper;
+
+/* ps and rd are borrowed. region: the gateway's zorgkantoorregio ("ZK02").
+ * today: day number (days since 1970-01-01) used for effective-dated
+ * reference tables. */
+int mapper_new(const struct mapping *m, struct pseudo *ps,
+	       const struct refdata *rd, const char *region, long today,
+	       struct mapper **out);
+void mapper_free(struct mapper *mp); /* accepts NULL */
+
+/*
+ * Map one resource sent by `source` (AGB code or configured name).
+ * default_sector: sector of the source, used when the encounter names no
+ * provider whose AGB code resolves (may be NULL).  Returns 0 (look at
+ * out->outcome) or -IZA_ENOMEM.  For MAP_QUARANTINE, why->field/text say
+ * which field and why, never the value.
+ */
+int mapper_map(struct mapper *mp, const char *source,
+	       const char *default_sector, const struct jval *res,
+	       struct map_result *out, struct iza_error *why);
+
+/* Local patient id from a FHIR reference: "Patient/x", "urn:uuid:x",
+ * "https://host/fhir/Patient/x/_history/2" -> "x"; conditional references
+ * ("Patient?identifier=...") are kept whole after the '?'.  Writes at most
+ * size-1 bytes; returns the length or -1 if empty/unusable. */
+long fhir_reference_id(const char *ref, char *out, size_t size);
+
+#endif
