@@ -1,0 +1,173 @@
+/*
+ * disclosure.c - the minimum-cell-size rule (see disclosure.h and
+ * docs/privacy-model.md).
+ *
+ * Decisions:
+ *  - The rule looks only at the numbers; it never trusts a "looks safe" flag
+ *    from the engine.  A kind it does not know is suppressed (fail closed).
+ *  - The reason text is fixed per kind and names only k, never which side
+ *    failed nor a count: "numerator fails" vs "complement fails" would tell
+ *    whether a share is near 0% or near 100%, and a separate zero-cell text
+ *    would tell the count is 0.
+ *  - Suppression clears every count-like field of the cell (value,
+ *    numerator, denominator, persons, den/rest persons, baseline, baseline
+ *    persons, expected), so no later writer can leak them by mistake.
+ */
+#include "disclosure.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void disclosure_params_init(struct disclosure_params *dp)
+{
+	if (!dp)
+		return;
+	dp->k = DISCLOSURE_MIN_K;
+	dp->test_override = false;
+}
+
+int disclosure_check_params(const struct disclosure_params *dp,
+			    struct iza_error *err)
+{
+	if (!dp)
+		return iza_error_set(err, -IZA_EUSAGE, NULL, 0, "disclosure",
+				     "no disclosure parameters given");
+	if (dp->k < 1)
+		return iza_error_set(
+		    err, -IZA_ECONFIG, NULL, 0, "disclosure.k",
+		    "minimum cell size k=%d must be at least 1", dp->k);
+	if (dp->k < DISCLOSURE_MIN_K && !dp->test_override)
+		return iza_error_set(
+		    err, -IZA_ECONFIG, NULL, 0, "disclosure.k",
+		    "minimum cell size k=%d is below the floor of %d "
+		    "persons; smaller k is allowed only with the test-only "
+		    "override, never for a release",
+		    dp->k, DISCLOSURE_MIN_K);
+	return 0;
+}
+
+/* The k actually used: invalid parameters fail closed to the floor. */
+static int effective_k(const struct disclosure_params *dp)
+{
+	if (!dp)
+		return DISCLOSURE_MIN_K;
+	if (dp->test_override)
+		return dp->k < 1 ? 1 : dp->k;
+	return dp->k < DISCLOSURE_MIN_K ? DISCLOSURE_MIN_K : dp->k;
+}
+
+/* Remove every released number from c; keeps baseline_year and pop_*. */
+static void clear_numbers(struct kpi_cell *c)
+{
+	c->has_value = false;
+	c->value = 0.0;
+	c->has_numerator = false;
+	c->has_denominator = false;
+	c->numerator = 0;
+	c->denominator = 0;
+	c->persons = 0;
+	c->den_persons = 0;
+	c->rest_persons = 0;
+	c->baseline = 0;
+	c->baseline_persons = 0;
+	c->expected = 0.0;
+}
+
+static void suppress(struct kpi_cell *c, const char *what, int k)
+{
+	clear_numbers(c);
+	c->suppressed = true;
+	snprintf(c->reason, sizeof(c->reason), "%sfewer than k=%d persons",
+		 what, k);
+}
+
+static void suppress_unknown(struct kpi_cell *c)
+{
+	clear_numbers(c);
+	c->suppressed = true;
+	snprintf(c->reason, sizeof(c->reason), "unknown KPI kind");
+}
+
+/* true when the cell passes the rule for its kind */
+static bool cell_passes(enum kpi_kind kind, const struct kpi_cell *c, int k,
+			const char **what)
+{
+	switch (kind) {
+	case KPI_COUNT:
+	case KPI_DISTINCT:
+	case KPI_BED_DAYS:
+		*what = "";
+		return c->persons >= k;
+	case KPI_SHARE:
+		*what = "numerator or complement: ";
+		if (!c->has_numerator || !c->has_denominator)
+			return false;
+		if (c->persons < k || c->rest_persons < k)
+			return false;
+		if (c->numerator < k || c->denominator < c->numerator ||
+		    c->denominator - c->numerator < k)
+			return false;
+		return true;
+	case KPI_AVOIDED:
+		*what = "observed or baseline cell: ";
+		return c->persons >= k && c->baseline_persons >= k;
+	}
+	*what = "";
+	return false;
+}
+
+void disclosure_apply_cell(const struct disclosure_params *dp,
+			   enum kpi_kind kind, struct kpi_cell *c)
+{
+	int k = effective_k(dp);
+	const char *what = "";
+
+	if (!c)
+		return;
+	if (c->suppressed) {
+		/* already suppressed (e.g. applied twice): keep it so, and make
+		 * sure nothing is left */
+		clear_numbers(c);
+		if (!c->reason[0])
+			snprintf(c->reason, sizeof(c->reason),
+				 "suppressed by disclosure control");
+		return;
+	}
+	if (!c->has_value) {
+		/* nothing to release; the engine's reason says why */
+		clear_numbers(c);
+		if (!c->reason[0])
+			snprintf(c->reason, sizeof(c->reason),
+				 "not computable");
+		return;
+	}
+	/* persons == 0 (a zero cell) always fails: k >= 1 */
+	if (!cell_passes(kind, c, k, &what)) {
+		suppress(c, what, k);
+		return;
+	}
+	c->reason[0] = '\0';
+}
+
+void disclosure_apply(const struct disclosure_params *dp, struct kpi_results *r)
+{
+	size_t i, j;
+
+	if (!r)
+		return;
+	for (i = 0; i < r->n; i++) {
+		struct kpi_value *v = &r->values[i];
+
+		if (!v->def) {
+			/* no definition, so no rule: fail closed */
+			suppress_unknown(&v->cell);
+			for (j = 0; j < v->nstrata; j++)
+				suppress_unknown(&v->strata[j].cell);
+			continue;
+		}
+		disclosure_apply_cell(dp, v->def->kind, &v->cell);
+		for (j = 0; j < v->nstrata; j++)
+			disclosure_apply_cell(dp, v->def->kind,
+					      &v->strata[j].cell);
+	}
+}
