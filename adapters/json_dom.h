@@ -73,4 +73,21 @@ bool jval_streq(const struct jval *v, const char *s);
 /* Bytes currently held by the arena (for memory accounting in tests). */
 size_t jdom_parser_arena_bytes(const struct jdom_parser *p);
 
+/*
+ * Details of the contract (see json_dom.c for the full list):
+ *  - jdom_parser_new(0, ...) uses JDOM_DEFAULT_MAX_DEPTH.  Depth counts every
+ *    value as jansson does: a scalar inside max_depth arrays is too deep.
+ *  - Inputs of UINT32_MAX bytes or more are -IZA_ETOOBIG whatever max_bytes.
+ *  - Empty or whitespace-only input, and input ending inside a value, give
+ *    -IZA_ETRUNCATED; invalid UTF-8 anywhere gives -IZA_EUTF8.
+ *  - Like jansson, one NUL byte directly after a number or a literal is
+ *    skipped ("[1\0]" parses as [1]).
+ *  - JT_NUMBER text is NUL-terminated too; integers (no '.', 'e', 'E') fit in
+ *    int64_t and reals are finite as doubles.
+ *  - Object members keep input order, duplicates included; jobj_get()
+ *    returns the last member with that name.
+ *  - The arena keeps its largest size between calls (memory is reused, not
+ *    returned); free the parser to give it back.
+ */
+
 #endif
