@@ -38,16 +38,18 @@ struct kpi_select {
 #define KPI_MAX_STRATIFIERS 4
 
 struct kpi_def {
-	char *id;          /* "er-visits" */
-	char *title;       /* short human title */
+	char *id;	   /* "er-visits" */
+	char *title;	   /* short human title */
 	char *description; /* exact definition, one paragraph */
-	char *unit;        /* "visits", "persons", "ratio", "bed days" */
+	char *unit;	   /* "visits", "persons", "ratio", "bed days" */
 	enum kpi_kind kind;
-	struct kpi_select select;      /* count/distinct/bed_days, share: denominator */
-	struct kpi_select numerator;   /* share only: applied within select */
-	char *of;                      /* avoided: id of the count KPI */
-	int improvement_down;          /* 1 if lower is better */
-	char *stratifiers[KPI_MAX_STRATIFIERS + 1]; /* "age_band", "sector", "channel" */
+	struct kpi_select
+	    select; /* count/distinct/bed_days, share: denominator */
+	struct kpi_select numerator; /* share only: applied within select */
+	char *of;		     /* avoided: id of the count KPI */
+	int improvement_down;	     /* 1 if lower is better */
+	char *stratifiers[KPI_MAX_STRATIFIERS +
+			  1]; /* "age_band", "sector", "channel" */
 };
 
 struct kpi_set {
@@ -64,16 +66,17 @@ const struct kpi_def *kpi_set_find(const struct kpi_set *ks, const char *id);
 
 /* One computed cell, before (and after) disclosure control. */
 struct kpi_cell {
-	bool has_value;      /* false when not computable (e.g. no baseline) */
-	double value;        /* the KPI value (share as a fraction 0..1) */
+	bool has_value; /* false when not computable (e.g. no baseline) */
+	double value;	/* the KPI value (share as a fraction 0..1) */
 	bool has_numerator, has_denominator;
-	int64_t numerator;   /* count, or share numerator, or observed */
-	int64_t denominator; /* share denominator, or expected (rounded) */
-	int64_t persons;     /* distinct persons behind numerator/count */
-	int64_t den_persons; /* distinct persons behind the denominator */
-	int64_t rest_persons;/* share: distinct persons behind denominator-numerator */
+	int64_t numerator;    /* count, or share numerator, or observed */
+	int64_t denominator;  /* share denominator, or expected (rounded) */
+	int64_t persons;      /* distinct persons behind numerator/count */
+	int64_t den_persons;  /* distinct persons behind the denominator */
+	int64_t rest_persons; /* share: distinct persons behind
+				 denominator-numerator */
 	/* avoided only */
-	int64_t baseline;    /* baseline-year count */
+	int64_t baseline; /* baseline-year count */
 	int64_t baseline_persons;
 	int baseline_year;
 	double expected;
@@ -81,12 +84,12 @@ struct kpi_cell {
 	int pop_period_year_used, pop_baseline_year_used;
 	/* disclosure control outcome */
 	bool suppressed;
-	char reason[96];     /* why suppressed / why no value; "" otherwise */
+	char reason[96]; /* why suppressed / why no value; "" otherwise */
 };
 
 struct kpi_stratum {
 	char stratifier[24]; /* "age_band" */
-	char value[24];      /* "0-17" */
+	char value[24];	     /* "0-17" */
 	struct kpi_cell cell;
 };
 
@@ -108,10 +111,11 @@ struct kpi_results {
 };
 
 struct kpi_options {
-	const char *region;      /* "ZKxx" */
-	int baseline_year;       /* for avoided */
+	const char *region;	      /* "ZKxx" */
+	int baseline_year;	      /* for avoided */
 	bool count_unknown_residence; /* test/foreign data: count patients with
 					 unknown residence as in-region */
+	int64_t as_of; /* open stays count up to here (0: period end) */
 };
 
 int kpi_compute(const struct kpi_set *ks, struct store *st,

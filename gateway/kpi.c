@@ -1,0 +1,673 @@
+/*
+ * kpi.c - KPI definitions and the engine that computes them over the event
+ * store.  See kpi.h and docs/kpi-catalogue.md.
+ */
+#include "kpi.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_util.h"
+#include "keyset.h"
+#include "refdata.h"
+#include "store.h"
+
+#define KE	       (-IZA_ECONFIG)
+#define KPI_MAX_STRATA 64
+
+/* ---- definitions ------------------------------------------------------ */
+
+static void select_free(struct kpi_select *s)
+{
+	jutil_strv_free(s->type);
+	jutil_strv_free(s->channel);
+	jutil_strv_free(s->sector);
+}
+
+void kpi_set_free(struct kpi_set *ks)
+{
+	size_t i, j;
+
+	if (!ks)
+		return;
+	for (i = 0; i < ks->n; i++) {
+		struct kpi_def *d = &ks->defs[i];
+
+		free(d->id);
+		free(d->title);
+		free(d->description);
+		free(d->unit);
+		free(d->of);
+		select_free(&d->select);
+		select_free(&d->numerator);
+		for (j = 0; d->stratifiers[j]; j++)
+			free(d->stratifiers[j]);
+	}
+	free(ks->defs);
+	free(ks->version);
+	jutil_strv_free(ks->counted_statuses);
+	free(ks);
+}
+
+const struct kpi_def *kpi_set_find(const struct kpi_set *ks, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < ks->n; i++)
+		if (strcmp(ks->defs[i].id, id) == 0)
+			return &ks->defs[i];
+	return NULL;
+}
+
+static int load_select(const char *file, const char *where, const json_t *obj,
+		       const char *key, bool required, struct kpi_select *s,
+		       struct iza_error *err)
+{
+	static const char *const keys[] = {"type", "channel", "sector", NULL};
+	const json_t *sel = json_object_get(obj, key);
+	char w[IZA_ERR_FIELD_MAX];
+	int rc;
+
+	snprintf(w, sizeof(w), "%s.%s", where, key);
+	if (!sel) {
+		if (required)
+			return iza_error_set(err, KE, file, 0, w,
+					     "required member missing");
+		return 0;
+	}
+	rc = jutil_check_keys(file, w, sel, keys, KE, err);
+	if (rc == 0)
+		rc = jutil_strv(file, w, sel, "type", false, &s->type, KE, err);
+	if (rc == 0)
+		rc = jutil_strv(file, w, sel, "channel", false, &s->channel, KE,
+				err);
+	if (rc == 0)
+		rc = jutil_strv(file, w, sel, "sector", false, &s->sector, KE,
+				err);
+	return rc;
+}
+
+static const struct {
+	const char *name;
+	enum kpi_kind kind;
+} kinds[] = {{"count", KPI_COUNT},
+	     {"distinct_persons", KPI_DISTINCT},
+	     {"share", KPI_SHARE},
+	     {"bed_days", KPI_BED_DAYS},
+	     {"avoided", KPI_AVOIDED}};
+
+static const char *const known_stratifiers[] = {"age_band", "sector", "channel",
+						NULL};
+
+static int load_def(const char *file, const json_t *obj, size_t idx,
+		    struct kpi_def *d, struct iza_error *err)
+{
+	static const char *const keys[] = {
+	    "id",	   "title",	  "description", "kind",
+	    "unit",	   "select",	  "numerator",	 "of",
+	    "improvement", "stratifiers", NULL};
+	char where[IZA_ERR_FIELD_MAX];
+	const char *s;
+	char **strat = NULL;
+	size_t i;
+	int rc;
+
+	snprintf(where, sizeof(where), "kpis[%zu]", idx);
+	rc = jutil_check_keys(file, where, obj, keys, KE, err);
+	if (rc)
+		return rc;
+	rc = jutil_string(file, where, obj, "id", true, &s, KE, err);
+	if (rc)
+		return rc;
+	d->id = strdup(s);
+	snprintf(where, sizeof(where), "kpis[%.48s]", s);
+#define STR_FIELD(key, dst, req)                                               \
+	do {                                                                   \
+		rc = jutil_string(file, where, obj, key, req, &s, KE, err);    \
+		if (rc)                                                        \
+			return rc;                                             \
+		dst = jutil_strdup(s);                                         \
+	} while (0)
+	STR_FIELD("title", d->title, true);
+	STR_FIELD("description", d->description, true);
+	STR_FIELD("unit", d->unit, true);
+	STR_FIELD("of", d->of, false);
+#undef STR_FIELD
+	rc = jutil_string(file, where, obj, "kind", true, &s, KE, err);
+	if (rc)
+		return rc;
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].name, s) == 0)
+			break;
+	if (i == sizeof(kinds) / sizeof(kinds[0]))
+		return iza_error_set(err, KE, file, 0, where,
+				     "kind must be count, distinct_persons, "
+				     "share, bed_days or avoided");
+	d->kind = kinds[i].kind;
+	rc = jutil_string(file, where, obj, "improvement", true, &s, KE, err);
+	if (rc)
+		return rc;
+	if (strcmp(s, "decrease") != 0 && strcmp(s, "increase") != 0)
+		return iza_error_set(err, KE, file, 0, where,
+				     "improvement must be increase or "
+				     "decrease");
+	d->improvement_down = strcmp(s, "decrease") == 0;
+	rc = load_select(file, where, obj, "select", d->kind != KPI_AVOIDED,
+			 &d->select, err);
+	if (rc)
+		return rc;
+	rc = load_select(file, where, obj, "numerator", d->kind == KPI_SHARE,
+			 &d->numerator, err);
+	if (rc)
+		return rc;
+	if (d->kind == KPI_AVOIDED && !d->of)
+		return iza_error_set(err, KE, file, 0, where,
+				     "an avoided KPI needs \"of\"");
+	rc =
+	    jutil_strv(file, where, obj, "stratifiers", false, &strat, KE, err);
+	if (rc)
+		return rc;
+	for (i = 0; strat && strat[i]; i++) {
+		if (i == KPI_MAX_STRATIFIERS ||
+		    !jutil_strv_has((char *const *)(uintptr_t)known_stratifiers,
+				    strat[i])) {
+			jutil_strv_free(strat);
+			return iza_error_set(err, KE, file, 0, where,
+					     "stratifier %zu must be one of "
+					     "age_band, sector, channel (at "
+					     "most %d)",
+					     i, KPI_MAX_STRATIFIERS);
+		}
+		d->stratifiers[i] = strat[i];
+	}
+	free(strat); /* the strings moved into d->stratifiers */
+	return 0;
+}
+
+int kpi_set_load(const char *path, struct kpi_set **out, struct iza_error *err)
+{
+	static const char *const keys[] = {"format",	       "version",
+					   "counted_statuses", "kpis",
+					   "description",      NULL};
+	struct kpi_set *ks = NULL;
+	json_t *root = NULL, *arr;
+	const char *s;
+	size_t i, j;
+	int rc;
+
+	rc = jutil_load_file(path, &root, err);
+	if (rc)
+		return rc;
+	rc = jutil_check_keys(path, "kpis", root, keys, KE, err);
+	if (rc)
+		goto out;
+	rc = jutil_string(path, "kpis", root, "format", true, &s, KE, err);
+	if (rc)
+		goto out;
+	if (strcmp(s, "iza-kpis/1") != 0) {
+		rc = iza_error_set(err, KE, path, 0, "format",
+				   "expected \"iza-kpis/1\"");
+		goto out;
+	}
+	ks = calloc(1, sizeof(*ks));
+	if (!ks) {
+		rc = -IZA_ENOMEM;
+		goto out;
+	}
+	rc = jutil_string(path, "kpis", root, "version", true, &s, KE, err);
+	if (rc)
+		goto out;
+	ks->version = strdup(s);
+	rc = jutil_strv(path, "kpis", root, "counted_statuses", true,
+			&ks->counted_statuses, KE, err);
+	if (rc)
+		goto out;
+	arr = json_object_get(root, "kpis");
+	if (!json_is_array(arr) || json_array_size(arr) == 0) {
+		rc = iza_error_set(err, KE, path, 0, "kpis",
+				   "expected a non-empty array");
+		goto out;
+	}
+	ks->defs = calloc(json_array_size(arr), sizeof(*ks->defs));
+	if (!ks->defs) {
+		rc = -IZA_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < json_array_size(arr); i++) {
+		rc = load_def(path, json_array_get(arr, i), i, &ks->defs[i],
+			      err);
+		ks->n = i + 1;
+		if (rc)
+			goto out;
+		for (j = 0; j < i; j++)
+			if (strcmp(ks->defs[j].id, ks->defs[i].id) == 0) {
+				rc = iza_error_set(err, KE, path, 0,
+						   ks->defs[i].id,
+						   "duplicate KPI id");
+				goto out;
+			}
+	}
+	for (i = 0; i < ks->n; i++) {
+		const struct kpi_def *d = &ks->defs[i], *of;
+
+		if (d->kind != KPI_AVOIDED)
+			continue;
+		of = kpi_set_find(ks, d->of);
+		if (!of || of->kind != KPI_COUNT) {
+			rc = iza_error_set(err, KE, path, 0, d->id,
+					   "\"of\" must name a count KPI");
+			goto out;
+		}
+	}
+	*out = ks;
+	ks = NULL;
+out:
+	kpi_set_free(ks);
+	json_decref(root);
+	return rc;
+}
+
+/* ---- computation ------------------------------------------------------ */
+
+struct tally {
+	int64_t count; /* events, or bed days */
+	int64_t num;   /* share numerator events */
+	struct keyset persons, num_persons, rest_persons;
+};
+
+struct stratum_tally {
+	char stratifier[24];
+	char value[24];
+	struct tally t;
+};
+
+struct scan_ctx {
+	const struct kpi_def *def;
+	const struct kpi_options *opt;
+	const struct period *p;
+	int64_t as_of;
+	struct tally total;
+	struct stratum_tally *strata;
+	size_t nstrata;
+	int64_t outside, unknown;
+	int rc;
+};
+
+static void tally_init(struct tally *t)
+{
+	memset(t, 0, sizeof(*t));
+	keyset_init(&t->persons);
+	keyset_init(&t->num_persons);
+	keyset_init(&t->rest_persons);
+}
+
+static void tally_release(struct tally *t)
+{
+	keyset_release(&t->persons);
+	keyset_release(&t->num_persons);
+	keyset_release(&t->rest_persons);
+}
+
+static bool select_has(char *const *list, const char *v)
+{
+	return !list || jutil_strv_has(list, v);
+}
+
+static bool selected(const struct kpi_select *s, const struct event_row *row)
+{
+	return select_has(s->type, row->type) &&
+	       select_has(s->channel, row->channel) &&
+	       select_has(s->sector, row->sector);
+}
+
+/* Age reached in the calendar year of the event, banded. */
+static const char *age_band(const struct event_row *row)
+{
+	int y, m, d, age;
+
+	if (row->birth_year <= 0)
+		return "unknown";
+	ams_local_date(row->start, &y, &m, &d);
+	age = y - row->birth_year;
+	if (age < 0)
+		return "unknown";
+	if (age < 18)
+		return "0-17";
+	if (age < 65)
+		return "18-64";
+	return "65+";
+}
+
+static const char *stratum_value(const char *stratifier,
+				 const struct event_row *row)
+{
+	if (strcmp(stratifier, "age_band") == 0)
+		return age_band(row);
+	if (strcmp(stratifier, "sector") == 0)
+		return row->sector[0] ? row->sector : "unknown";
+	return row->channel;
+}
+
+static struct tally *stratum(struct scan_ctx *c, const char *stratifier,
+			     const char *value)
+{
+	struct stratum_tally *st;
+	size_t i;
+
+	for (i = 0; i < c->nstrata; i++)
+		if (strcmp(c->strata[i].stratifier, stratifier) == 0 &&
+		    strcmp(c->strata[i].value, value) == 0)
+			return &c->strata[i].t;
+	if (c->nstrata == KPI_MAX_STRATA)
+		return NULL;
+	st = &c->strata[c->nstrata++];
+	snprintf(st->stratifier, sizeof(st->stratifier), "%s", stratifier);
+	snprintf(st->value, sizeof(st->value), "%s", value);
+	tally_init(&st->t);
+	return &st->t;
+}
+
+/* Local midnights m with a < m <= b. */
+static int64_t midnights_between(int64_t a, int64_t b)
+{
+	int ya, ma, da, yb, mb, db;
+
+	if (b <= a)
+		return 0;
+	ams_local_date(a, &ya, &ma, &da);
+	ams_local_date(b, &yb, &mb, &db);
+	return days_from_civil(yb, mb, db) - days_from_civil(ya, ma, da);
+}
+
+static int add_row(struct scan_ctx *c, struct tally *t,
+		   const struct event_row *row)
+{
+	const struct kpi_def *d = c->def;
+	int rc;
+
+	if (d->kind == KPI_BED_DAYS) {
+		int64_t a = row->start > c->p->start ? row->start : c->p->start;
+		int64_t e = row->end != IZA_TIME_NONE ? row->end : c->as_of;
+		int64_t b = e < c->p->end ? e : c->p->end;
+		int64_t n = midnights_between(a, b);
+
+		if (n == 0)
+			return 0;
+		t->count += n;
+	} else {
+		t->count++;
+	}
+	rc = keyset_add(&t->persons, row->pseudonym);
+	if (rc < 0)
+		return rc;
+	if (d->kind == KPI_SHARE) {
+		if (selected(&d->numerator, row)) {
+			t->num++;
+			rc = keyset_add(&t->num_persons, row->pseudonym);
+		} else {
+			rc = keyset_add(&t->rest_persons, row->pseudonym);
+		}
+	}
+	return rc < 0 ? rc : 0;
+}
+
+static int on_row(void *ctx, const struct event_row *row)
+{
+	struct scan_ctx *c = ctx;
+	size_t i;
+	int rc;
+
+	if (!selected(&c->def->select, row))
+		return 0;
+	if (!row->pseudonym || !row->region[0]) {
+		if (!c->opt->count_unknown_residence || !row->pseudonym) {
+			c->unknown++;
+			return 0;
+		}
+	} else if (strcmp(row->region, c->opt->region) != 0) {
+		c->outside++;
+		return 0;
+	}
+	rc = add_row(c, &c->total, row);
+	for (i = 0; rc == 0 && c->def->stratifiers[i]; i++) {
+		const char *s = c->def->stratifiers[i];
+		struct tally *t = stratum(c, s, stratum_value(s, row));
+
+		rc = t ? add_row(c, t, row) : -IZA_ETOOBIG;
+	}
+	if (rc)
+		c->rc = rc;
+	return rc ? 1 : 0;
+}
+
+static void fill_cell(const struct kpi_def *d, const struct tally *t,
+		      struct kpi_cell *cell)
+{
+	memset(cell, 0, sizeof(*cell));
+	cell->persons = (int64_t)t->persons.n;
+	cell->den_persons = (int64_t)t->persons.n;
+	switch (d->kind) {
+	case KPI_COUNT:
+	case KPI_BED_DAYS:
+		cell->has_value = true;
+		cell->value = (double)t->count;
+		cell->has_numerator = true;
+		cell->numerator = t->count;
+		break;
+	case KPI_DISTINCT:
+		cell->has_value = true;
+		cell->value = (double)t->persons.n;
+		cell->has_numerator = true;
+		cell->numerator = (int64_t)t->persons.n;
+		break;
+	case KPI_SHARE:
+		cell->has_numerator = cell->has_denominator = true;
+		cell->numerator = t->num;
+		cell->denominator = t->count;
+		cell->persons = (int64_t)t->num_persons.n;
+		cell->rest_persons = (int64_t)t->rest_persons.n;
+		if (t->count > 0) {
+			cell->has_value = true;
+			cell->value = (double)t->num / (double)t->count;
+		} else {
+			snprintf(cell->reason, sizeof(cell->reason),
+				 "no contacts in the denominator");
+		}
+		break;
+	case KPI_AVOIDED:
+		break;
+	}
+}
+
+/* One scan of the store for def over period p. */
+static int compute_tally(const struct kpi_set *ks, const struct kpi_def *d,
+			 struct store *st, const struct kpi_options *opt,
+			 const struct period *p, struct scan_ctx *c,
+			 struct iza_error *err)
+{
+	struct event_filter f;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->def = d;
+	c->opt = opt;
+	c->p = p;
+	c->as_of = opt->as_of ? opt->as_of : p->end;
+	tally_init(&c->total);
+	c->strata = calloc(KPI_MAX_STRATA, sizeof(*c->strata));
+	if (!c->strata)
+		return -IZA_ENOMEM;
+	memset(&f, 0, sizeof(f));
+	f.from = p->start;
+	f.to = p->end;
+	f.overlap = d->kind == KPI_BED_DAYS;
+	f.types = (const char *const *)d->select.type;
+	f.statuses = (const char *const *)ks->counted_statuses;
+	rc = store_scan(st, &f, on_row, c, err);
+	if (c->rc)
+		rc = c->rc;
+	return rc;
+}
+
+static void scan_release(struct scan_ctx *c)
+{
+	size_t i;
+
+	tally_release(&c->total);
+	for (i = 0; c->strata && i < c->nstrata; i++)
+		tally_release(&c->strata[i].t);
+	free(c->strata);
+	c->strata = NULL;
+}
+
+static int compute_avoided(const struct kpi_set *ks, const struct kpi_def *d,
+			   struct store *st, const struct refdata *rd,
+			   const struct kpi_options *opt,
+			   const struct period *p, struct kpi_results *r,
+			   struct kpi_cell *cell, struct iza_error *err)
+{
+	const struct kpi_def *of = kpi_set_find(ks, d->of);
+	struct scan_ctx c;
+	struct period base;
+	int rc;
+
+	memset(cell, 0, sizeof(*cell));
+	rc = compute_tally(ks, of, st, opt, p, &c, err);
+	cell->numerator = c.total.count;
+	cell->persons = (int64_t)c.total.persons.n;
+	cell->has_numerator = true;
+	scan_release(&c);
+	if (rc)
+		return rc;
+	(void)r;
+	cell->baseline_year = opt->baseline_year;
+	if (opt->baseline_year <= 0) {
+		snprintf(cell->reason, sizeof(cell->reason),
+			 "no baseline year configured");
+		return 0;
+	}
+	if (period_make(p->kind, opt->baseline_year, p->index, &base) != 0) {
+		snprintf(cell->reason, sizeof(cell->reason),
+			 "invalid baseline period");
+		return 0;
+	}
+	rc = compute_tally(ks, of, st, opt, &base, &c, err);
+	cell->baseline = c.total.count;
+	cell->baseline_persons = (int64_t)c.total.persons.n;
+	scan_release(&c);
+	if (rc)
+		return rc;
+	cell->pop_period = refdata_population(rd, opt->region, p->year,
+					      &cell->pop_period_year_used);
+	cell->pop_baseline = refdata_population(
+	    rd, opt->region, opt->baseline_year, &cell->pop_baseline_year_used);
+	if (cell->pop_period <= 0 || cell->pop_baseline <= 0) {
+		snprintf(cell->reason, sizeof(cell->reason),
+			 "no population figure for the region");
+		return 0;
+	}
+	cell->expected = (double)cell->baseline * (double)cell->pop_period /
+			 (double)cell->pop_baseline;
+	cell->has_denominator = true;
+	cell->denominator = (int64_t)(cell->expected + 0.5);
+	cell->has_value = true;
+	cell->value = cell->expected - (double)cell->numerator;
+	return 0;
+}
+
+void kpi_results_free(struct kpi_results *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	for (i = 0; i < r->n; i++)
+		free(r->values[i].strata);
+	free(r->values);
+	free(r);
+}
+
+static int cmp_strata(const void *a, const void *b)
+{
+	const struct kpi_stratum *x = a, *y = b;
+	int c = strcmp(x->stratifier, y->stratifier);
+
+	return c ? c : strcmp(x->value, y->value);
+}
+
+int kpi_compute(const struct kpi_set *ks, struct store *st,
+		const struct refdata *rd, const struct kpi_options *opt,
+		const struct period *p, struct kpi_results **out,
+		struct iza_error *err)
+{
+	struct kpi_results *r = calloc(1, sizeof(*r));
+	const char *name;
+	size_t i, j;
+	int rc = 0;
+
+	if (!r)
+		return -IZA_ENOMEM;
+	r->values = calloc(ks->n, sizeof(*r->values));
+	if (!r->values) {
+		rc = -IZA_ENOMEM;
+		goto out;
+	}
+	snprintf(r->region, sizeof(r->region), "%s", opt->region);
+	name = refdata_region_name(rd, opt->region);
+	snprintf(r->region_name, sizeof(r->region_name), "%s",
+		 name ? name : opt->region);
+	r->period = *p;
+	for (i = 0; i < ks->n; i++) {
+		const struct kpi_def *d = &ks->defs[i];
+		struct kpi_value *v = &r->values[i];
+		struct scan_ctx c;
+
+		v->def = d;
+		r->n = i + 1;
+		if (d->kind == KPI_AVOIDED) {
+			rc = compute_avoided(ks, d, st, rd, opt, p, r, &v->cell,
+					     err);
+			if (rc)
+				goto out;
+			continue;
+		}
+		rc = compute_tally(ks, d, st, opt, p, &c, err);
+		if (rc) {
+			scan_release(&c);
+			goto out;
+		}
+		fill_cell(d, &c.total, &v->cell);
+		if (i == 0) {
+			r->events_outside_region = c.outside;
+			r->events_unknown_region = c.unknown;
+		}
+		if (c.nstrata) {
+			v->strata = calloc(c.nstrata, sizeof(*v->strata));
+			if (!v->strata) {
+				scan_release(&c);
+				rc = -IZA_ENOMEM;
+				goto out;
+			}
+			for (j = 0; j < c.nstrata; j++) {
+				struct kpi_stratum *s = &v->strata[j];
+
+				snprintf(s->stratifier, sizeof(s->stratifier),
+					 "%s", c.strata[j].stratifier);
+				snprintf(s->value, sizeof(s->value), "%s",
+					 c.strata[j].value);
+				fill_cell(d, &c.strata[j].t, &s->cell);
+			}
+			v->nstrata = c.nstrata;
+			qsort(v->strata, v->nstrata, sizeof(*v->strata),
+			      cmp_strata);
+		}
+		scan_release(&c);
+	}
+	*out = r;
+	r = NULL;
+out:
+	kpi_results_free(r);
+	return rc;
+}
