@@ -30,6 +30,15 @@
 
 struct store;
 
+/* Schema version this build creates and reads (PRAGMA user_version); an
+ * older store is migrated forward at open, a newer one is refused. */
+#define STORE_SCHEMA_VERSION 1
+/* Most events one encounter may yield (-IZA_ETOOBIG beyond). */
+#define STORE_EVENTS_MAX 16
+
+/* Schema version of an open store (STORE_SCHEMA_VERSION); 0 for NULL. */
+int store_schema_version(const struct store *st);
+
 enum put_result { PUT_INSERTED, PUT_UPDATED, PUT_DUPLICATE, PUT_STALE };
 
 /* Open (create = make the file and schema if absent; else it must exist). */
@@ -38,16 +47,16 @@ int store_open(const char *path, bool create, struct store **out,
 void store_close(struct store *st); /* accepts NULL */
 
 struct batch_info {
-	const char *file;        /* as given on the command line, "-" for stdin */
-	const char *sha256_hex;  /* of the bytes read */
+	const char *file; /* as given on the command line, "-" for stdin */
+	const char *sha256_hex; /* of the bytes read */
 	const char *source;
 	const char *format;
-	int64_t started;         /* unix seconds */
+	int64_t started; /* unix seconds */
 };
 
 struct batch_counts {
 	int64_t records, events_stored, duplicates, updated, stale, excluded,
-		quarantined, patients;
+	    quarantined, patients;
 };
 
 int store_batch_begin(struct store *st, struct iza_error *err);
@@ -56,9 +65,23 @@ int store_batch_end(struct store *st, const struct batch_info *info,
 void store_batch_abort(struct store *st);
 
 /* evs[0..n) all share source/source_id (n may be 0: the encounter produced no
- * event, e.g. a class we do not count; the stored set is then emptied). */
+ * event, e.g. a class we do not count; the stored set is then emptied).
+ * With n == 0, evs must still point at one canon_event whose source,
+ * source_id, last_updated and version identify the encounter (its other
+ * fields are ignored); store_put_empty_encounter() says the same without a
+ * dummy event.  The events of one set must also share last_updated and
+ * version, and carry distinct types (else -IZA_EUSAGE / -IZA_EINVALID, before
+ * anything is written).  Outside a batch a put is its own transaction.  After
+ * a -IZA_ESTORE inside a batch, store_batch_end() refuses and rolls back. */
 int store_put_encounter(struct store *st, const struct canon_event *evs,
 			size_t n, enum put_result *res, struct iza_error *err);
+/* Like store_put_encounter() with n == 0: the encounter yields no event
+ * (any stored events of it are removed when this resend is not stale). */
+int store_put_empty_encounter(struct store *st, const char *source,
+			      const char *source_id, int64_t last_updated,
+			      int64_t version, enum put_result *res,
+			      struct iza_error *err);
+
 int store_put_patient(struct store *st, const struct canon_patient *p,
 		      enum put_result *res, struct iza_error *err);
 
@@ -66,7 +89,7 @@ int store_put_patient(struct store *st, const struct canon_patient *p,
 struct event_row {
 	const uint8_t *pseudonym; /* IZA_HASH_LEN bytes; NULL if no patient */
 	const char *type, *channel, *sector, *provider, *status;
-	const char *region;       /* patient's region, "" unknown */
+	const char *region; /* patient's region, "" unknown */
 	int birth_year;
 	int64_t start, end;
 	int urgency;
@@ -74,8 +97,8 @@ struct event_row {
 };
 
 struct event_filter {
-	int64_t from, to;         /* events with start in [from, to) ... */
-	bool overlap;             /* ... or, if set, with [start,end] overlapping */
+	int64_t from, to; /* events with start in [from, to) ... */
+	bool overlap;	  /* ... or, if set, with [start,end] overlapping */
 	const char *const *types;    /* NULL-terminated list, NULL = all */
 	const char *const *statuses; /* NULL-terminated list, NULL = all */
 };
@@ -90,6 +113,7 @@ int store_scan(struct store *st, const struct event_filter *f,
 struct store_stats {
 	int64_t events, encounters, patients, batches, events_without_patient;
 };
-int store_stats(struct store *st, struct store_stats *out, struct iza_error *err);
+int store_stats(struct store *st, struct store_stats *out,
+		struct iza_error *err);
 
 #endif

@@ -1,0 +1,825 @@
+/* test_store.c - the SQLite event store: dedup, corrections, scans, batches,
+ * persistence, schema version, and a throughput measurement. */
+#include "store.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define T0  1704067200 /* 2024-01-01T00:00:00Z */
+#define DAY 86400
+
+static const char *const counted[] = {"finished", "in-progress", "arrived",
+				      "triaged", NULL};
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static char *dir;
+static char dbpath[512];
+static struct store *st;
+
+static void setup(void)
+{
+	struct iza_error err;
+
+	dir = testutil_tmpdir();
+	snprintf(dbpath, sizeof(dbpath), "%s/events.db", dir);
+	ck_assert_int_eq(store_open(dbpath, true, &st, &err), 0);
+}
+
+static void teardown(void)
+{
+	store_close(st);
+	st = NULL;
+	testutil_rmrf(dir);
+	free(dir);
+	dir = NULL;
+}
+
+static void copy(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src);
+}
+
+#define COPY(f, s) copy(f, sizeof(f), s)
+
+static struct canon_event ev(const char *source, const char *id,
+			     const char *type, int64_t start, int64_t end,
+			     int64_t lu, int64_t version, const char *status,
+			     int pat)
+{
+	struct canon_event e;
+
+	memset(&e, 0, sizeof(e));
+	COPY(e.source, source);
+	COPY(e.source_id, id);
+	COPY(e.type, type);
+	COPY(e.channel, "in_person");
+	COPY(e.status, status);
+	COPY(e.provider, "06010001");
+	COPY(e.sector, "msz");
+	COPY(e.rule, "r1");
+	COPY(e.disposition, "");
+	memset(e.patient_key, pat, sizeof(e.patient_key));
+	e.start = start;
+	e.end = end;
+	e.last_updated = lu;
+	e.version = version;
+	e.urgency = -1;
+	return e;
+}
+
+static struct canon_patient patient(const char *source, int pat,
+				    const char *region, int64_t lu)
+{
+	struct canon_patient p;
+
+	memset(&p, 0, sizeof(p));
+	COPY(p.source, source);
+	memset(p.patient_key, pat, sizeof(p.patient_key));
+	memset(p.pseudonym, 0xA0 + pat, sizeof(p.pseudonym));
+	p.has_bsn = 1;
+	p.pc4 = 1234;
+	COPY(p.gemeente, "GM0363");
+	COPY(p.region, region);
+	p.birth_year = 1950;
+	COPY(p.sex, "female");
+	p.last_updated = lu;
+	p.version = 1;
+	p.active = 1;
+	return p;
+}
+
+static enum put_result put1(const struct canon_event *e)
+{
+	struct iza_error err;
+	enum put_result r;
+
+	ck_assert_int_eq(store_put_encounter(st, e, 1, &r, &err), 0);
+	return r;
+}
+
+static enum put_result putp(const struct canon_patient *p)
+{
+	struct iza_error err;
+	enum put_result r;
+
+	ck_assert_int_eq(store_put_patient(st, p, &r, &err), 0);
+	return r;
+}
+
+/* Scan results flattened to text: one "type|status|start|end|region|pseud|by"
+ * line per row, so expectations are exact strings. */
+struct collect {
+	char buf[8192];
+	size_t len;
+	int rows;
+	int stop_after;
+};
+
+static int collect_cb(void *ctx, const struct event_row *r)
+{
+	struct collect *c = ctx;
+	int n;
+
+	n = snprintf(c->buf + c->len, sizeof(c->buf) - c->len,
+		     "%s|%s|%lld|%lld|%s|%s|%d|%s|%d\n", r->type, r->status,
+		     (long long)(r->start - T0),
+		     r->end == IZA_TIME_NONE ? -1LL : (long long)(r->end - T0),
+		     r->region,
+		     r->pseudonym
+			 ? (r->pseudonym[0] == r->pseudonym[31] ? "P" : "?")
+			 : "-",
+		     r->birth_year, r->channel, r->urgency);
+	ck_assert_int_gt(n, 0);
+	c->len += (size_t)n;
+	ck_assert_uint_lt(c->len, sizeof(c->buf));
+	c->rows++;
+	if (c->stop_after && c->rows == c->stop_after)
+		return 42;
+	return 0;
+}
+
+static const char *scan(int64_t from, int64_t to, bool overlap,
+			const char *const *types, const char *const *statuses)
+{
+	static struct collect c;
+	struct event_filter f = {.from = from,
+				 .to = to,
+				 .overlap = overlap,
+				 .types = types,
+				 .statuses = statuses};
+	struct iza_error err;
+
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(store_scan(st, &f, collect_cb, &c, &err), 0);
+	return c.buf;
+}
+
+static struct store_stats stats(void)
+{
+	struct store_stats s;
+	struct iza_error err;
+
+	ck_assert_int_eq(store_stats(st, &s, &err), 0);
+	return s;
+}
+
+/* ---- put sequences ------------------------------------------------------- */
+
+START_TEST(test_insert_duplicate_update_stale)
+{
+	struct canon_event e = ev("A", "enc1", "er_visit", T0 + 3600, T0 + 7200,
+				  T0 + 100, 1, "finished", 1);
+	struct canon_event older = e, newer = e, same_age = e;
+
+	ck_assert_int_eq(put1(&e), PUT_INSERTED);
+	ck_assert_int_eq(put1(&e), PUT_DUPLICATE);
+
+	/* same (last_updated, version), different content -> replaced */
+	COPY(same_age.channel, "video");
+	ck_assert_int_eq(put1(&same_age), PUT_UPDATED);
+	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, NULL),
+			 "er_visit|finished|3600|7200||-|0|video|-1\n");
+
+	/* older -> stale, nothing changes */
+	older.last_updated = T0 + 50;
+	COPY(older.channel, "phone");
+	ck_assert_int_eq(put1(&older), PUT_STALE);
+	/* same time, lower version -> stale as well */
+	older.last_updated = T0 + 100;
+	older.version = 0;
+	ck_assert_int_eq(put1(&older), PUT_STALE);
+	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, NULL),
+			 "er_visit|finished|3600|7200||-|0|video|-1\n");
+
+	/* newer -> replaced even with the original content */
+	newer.last_updated = T0 + 200;
+	newer.urgency = 2;
+	ck_assert_int_eq(put1(&newer), PUT_UPDATED);
+	ck_assert_int_eq(put1(&newer), PUT_DUPLICATE);
+	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, NULL),
+			 "er_visit|finished|3600|7200||-|0|in_person|2\n");
+
+	ck_assert_int_eq(stats().events, 1);
+	ck_assert_int_eq(stats().encounters, 1);
+}
+END_TEST
+
+START_TEST(test_version_only)
+{
+	/* neither side has last_updated: version decides */
+	struct canon_event e = ev("A", "v", "gp_contact", T0, IZA_TIME_NONE,
+				  IZA_TIME_NONE, 3, "finished", 1);
+
+	ck_assert_int_eq(put1(&e), PUT_INSERTED);
+	e.version = 2;
+	ck_assert_int_eq(put1(&e), PUT_STALE);
+	e.version = 4;
+	ck_assert_int_eq(put1(&e), PUT_UPDATED);
+	e.version = 4;
+	ck_assert_int_eq(put1(&e), PUT_DUPLICATE);
+	/* a resend that has last_updated is newer than one without */
+	e.version = 1;
+	e.last_updated = T0;
+	ck_assert_int_eq(put1(&e), PUT_UPDATED);
+	e.last_updated = IZA_TIME_NONE;
+	e.version = 99;
+	ck_assert_int_eq(put1(&e), PUT_STALE);
+}
+END_TEST
+
+START_TEST(test_entered_in_error)
+{
+	struct canon_event a = ev("A", "e1", "er_visit", T0 + 10, T0 + 20,
+				  T0 + 1, 1, "finished", 1);
+	struct canon_event b = ev("A", "e2", "er_visit", T0 + 30, T0 + 40,
+				  T0 + 1, 1, "finished", 1);
+
+	ck_assert_int_eq(put1(&a), PUT_INSERTED);
+	ck_assert_int_eq(put1(&b), PUT_INSERTED);
+	ck_assert_int_eq(scan(T0, T0 + DAY, false, NULL, counted)[0] != 0, 1);
+	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, counted),
+			 "er_visit|finished|10|20||-|0|in_person|-1\n"
+			 "er_visit|finished|30|40||-|0|in_person|-1\n");
+
+	/* the source retracts e1 */
+	a.last_updated = T0 + 2;
+	COPY(a.status, "entered-in-error");
+	ck_assert_int_eq(put1(&a), PUT_UPDATED);
+	ck_assert_int_eq(put1(&a), PUT_DUPLICATE);
+	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, counted),
+			 "er_visit|finished|30|40||-|0|in_person|-1\n");
+	/* kept as sent: visible without a status filter */
+	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, NULL),
+			 "er_visit|entered-in-error|10|20||-|0|in_person|-1\n"
+			 "er_visit|finished|30|40||-|0|in_person|-1\n");
+	/* a late copy of the original does not resurrect it */
+	a.last_updated = T0 + 1;
+	COPY(a.status, "finished");
+	ck_assert_int_eq(put1(&a), PUT_STALE);
+	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, counted),
+			 "er_visit|finished|30|40||-|0|in_person|-1\n");
+}
+END_TEST
+
+START_TEST(test_two_events_replaced_by_one)
+{
+	struct canon_event set[2];
+	struct iza_error err;
+	enum put_result r;
+	struct store_stats s;
+
+	set[0] = ev("H", "visit9", "er_visit", T0 + 100, T0 + 200, T0, 1,
+		    "finished", 1);
+	set[1] = ev("H", "visit9", "admission", T0 + 200, T0 + 3 * DAY, T0, 1,
+		    "finished", 1);
+	ck_assert_int_eq(store_put_encounter(st, set, 2, &r, &err), 0);
+	ck_assert_int_eq(r, PUT_INSERTED);
+	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, NULL),
+			 "er_visit|finished|100|200||-|0|in_person|-1\n"
+			 "admission|finished|200|259200||-|0|in_person|-1\n");
+
+	/* same set in the other order: still a duplicate */
+	{
+		struct canon_event rev[2] = {set[1], set[0]};
+
+		ck_assert_int_eq(store_put_encounter(st, rev, 2, &r, &err), 0);
+		ck_assert_int_eq(r, PUT_DUPLICATE);
+	}
+
+	/* the resend only has the admission */
+	set[1].last_updated = T0 + 5;
+	ck_assert_int_eq(store_put_encounter(st, &set[1], 1, &r, &err), 0);
+	ck_assert_int_eq(r, PUT_UPDATED);
+	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, NULL),
+			 "admission|finished|200|259200||-|0|in_person|-1\n");
+	s = stats();
+	ck_assert_int_eq(s.events, 1);
+	ck_assert_int_eq(s.encounters, 1);
+
+	/* and then a class we do not count: the set is emptied */
+	ck_assert_int_eq(
+	    store_put_empty_encounter(st, "H", "visit9", T0 + 6, 1, &r, &err),
+	    0);
+	ck_assert_int_eq(r, PUT_UPDATED);
+	ck_assert_int_eq(
+	    store_put_empty_encounter(st, "H", "visit9", T0 + 6, 1, &r, &err),
+	    0);
+	ck_assert_int_eq(r, PUT_DUPLICATE);
+	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, NULL), "");
+	s = stats();
+	ck_assert_int_eq(s.events, 0);
+	ck_assert_int_eq(s.encounters, 1);
+
+	/* n == 0 through store_put_encounter: evs[0] is the key only */
+	set[0].last_updated = T0 + 5;
+	ck_assert_int_eq(store_put_encounter(st, set, 0, &r, &err), 0);
+	ck_assert_int_eq(r, PUT_STALE);
+}
+END_TEST
+
+START_TEST(test_invalid_sets)
+{
+	struct canon_event set[2];
+	struct iza_error err;
+	enum put_result r = PUT_STALE;
+
+	set[0] = ev("H", "x", "er_visit", T0, T0, T0, 1, "finished", 1);
+	set[1] = ev("H", "y", "admission", T0, T0, T0, 1, "finished", 1);
+	ck_assert_int_eq(store_put_encounter(st, set, 2, &r, &err),
+			 -IZA_EUSAGE);
+	set[1] = ev("H", "x", "er_visit", T0, T0, T0, 1, "finished", 1);
+	ck_assert_int_eq(store_put_encounter(st, set, 2, &r, &err),
+			 -IZA_EINVALID);
+	ck_assert_ptr_nonnull(strstr(err.text, "er_visit"));
+	ck_assert_int_eq(store_put_encounter(st, NULL, 0, &r, &err),
+			 -IZA_EUSAGE);
+	ck_assert_int_eq(r, PUT_STALE); /* output untouched on error */
+	ck_assert_int_eq(stats().encounters, 0);
+}
+END_TEST
+
+/* ---- patients --------------------------------------------------------------
+ */
+
+START_TEST(test_patient_after_encounter)
+{
+	struct canon_event e = ev("G", "c1", "gp_contact", T0 + 60,
+				  IZA_TIME_NONE, T0, 1, "finished", 7);
+	struct canon_patient p = patient("G", 7, "ZK01", T0);
+	struct canon_patient other_source = patient("H", 7, "ZK99", T0);
+	struct store_stats s;
+
+	ck_assert_int_eq(put1(&e), PUT_INSERTED);
+	/* same patient_key from another source must not join */
+	ck_assert_int_eq(putp(&other_source), PUT_INSERTED);
+	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, NULL),
+			 "gp_contact|finished|60|-1||-|0|in_person|-1\n");
+	s = stats();
+	ck_assert_int_eq(s.events_without_patient, 1);
+
+	ck_assert_int_eq(putp(&p), PUT_INSERTED);
+	ck_assert_str_eq(
+	    scan(T0, T0 + DAY, false, NULL, NULL),
+	    "gp_contact|finished|60|-1|ZK01|P|1950|in_person|-1\n");
+	s = stats();
+	ck_assert_int_eq(s.events_without_patient, 0);
+	ck_assert_int_eq(s.patients, 2);
+
+	ck_assert_int_eq(putp(&p), PUT_DUPLICATE);
+	p.pc4 = 4321; /* same age, other content */
+	ck_assert_int_eq(putp(&p), PUT_UPDATED);
+	p.last_updated = T0 + 10;
+	COPY(p.region, "ZK02");
+	ck_assert_int_eq(putp(&p), PUT_UPDATED);
+	p.last_updated = T0 + 5;
+	COPY(p.region, "ZK03");
+	ck_assert_int_eq(putp(&p), PUT_STALE);
+	ck_assert_str_eq(
+	    scan(T0, T0 + DAY, false, NULL, NULL),
+	    "gp_contact|finished|60|-1|ZK02|P|1950|in_person|-1\n");
+}
+END_TEST
+
+START_TEST(test_patient_before_encounter)
+{
+	/* the same final state whatever the arrival order */
+	struct canon_event e = ev("G", "c1", "gp_contact", T0 + 60,
+				  IZA_TIME_NONE, T0, 1, "finished", 7);
+	struct canon_patient p = patient("G", 7, "ZK01", T0);
+
+	ck_assert_int_eq(putp(&p), PUT_INSERTED);
+	ck_assert_int_eq(put1(&e), PUT_INSERTED);
+	ck_assert_str_eq(
+	    scan(T0, T0 + DAY, false, NULL, NULL),
+	    "gp_contact|finished|60|-1|ZK01|P|1950|in_person|-1\n");
+}
+END_TEST
+
+/* ---- scans -----------------------------------------------------------------
+ */
+
+START_TEST(test_overlap_bed_days)
+{
+	int64_t feb = T0 + 31 * DAY, mar = feb + 29 * DAY;
+	struct canon_event a = ev("H", "adm1", "admission", feb - 2 * DAY,
+				  feb + 3 * DAY, T0, 1, "finished", 1);
+	struct canon_event b = ev("H", "adm2", "admission", feb - 5 * DAY,
+				  feb - 1 * DAY, T0, 1, "finished", 1);
+	struct canon_event c = ev("H", "adm3", "admission", feb + 20 * DAY,
+				  IZA_TIME_NONE, T0, 1, "in-progress", 1);
+	struct canon_event d = ev("H", "adm4", "admission", mar + DAY,
+				  mar + 2 * DAY, T0, 1, "finished", 1);
+	struct canon_event x = ev("H", "er1", "er_visit", feb + DAY,
+				  feb + DAY + 3600, T0, 1, "finished", 1);
+	static const char *const adm[] = {"admission", NULL};
+	const char *out;
+
+	put1(&a);
+	put1(&b);
+	put1(&c);
+	put1(&d);
+	put1(&x);
+	/* start in February: only adm3 */
+	out = scan(feb, mar, false, adm, NULL);
+	ck_assert_str_eq(out, "admission|in-progress|4406400|-1||-|0|in_"
+			      "person|-1\n");
+	/* overlapping February: adm1 (started in January) and adm3 (open) */
+	out = scan(feb, mar, true, adm, NULL);
+	ck_assert_str_eq(out,
+			 "admission|finished|2505600|2937600||-|0|in_person|-"
+			 "1\n"
+			 "admission|in-progress|4406400|-1||-|0|in_person|-"
+			 "1\n");
+	/* type lists and empty lists */
+	{
+		static const char *const both[] = {"er_visit", "admission",
+						   NULL};
+		static const char *const none[] = {NULL};
+
+		out = scan(feb, mar, true, both, NULL);
+		ck_assert_int_eq(strlen(out) > 0, 1);
+		ck_assert_ptr_nonnull(strstr(out, "er_visit"));
+		ck_assert_str_eq(scan(feb, mar, true, none, NULL), "");
+		ck_assert_str_eq(scan(feb, mar, true, NULL, none), "");
+	}
+}
+END_TEST
+
+START_TEST(test_scan_order_and_stop)
+{
+	/* inserted in scrambled order; rows come out by (start, source,
+	 * source_id, type) */
+	struct canon_event e[5] = {
+	    ev("B", "2", "er_visit", T0 + 5, IZA_TIME_NONE, T0, 1, "finished",
+	       1),
+	    ev("A", "9", "er_visit", T0 + 5, IZA_TIME_NONE, T0, 1, "finished",
+	       1),
+	    ev("A", "1", "triage", T0 + 5, IZA_TIME_NONE, T0, 1, "finished", 1),
+	    ev("C", "1", "gp_contact", T0 + 1, IZA_TIME_NONE, T0, 1, "finished",
+	       1),
+	    ev("A", "1", "er_visit", T0 + 5, IZA_TIME_NONE, T0, 1, "finished",
+	       1),
+	};
+	struct event_filter f = {.from = T0, .to = T0 + DAY};
+	struct collect c;
+	struct iza_error err;
+	enum put_result r;
+	struct canon_event pair[2];
+	int i;
+
+	for (i = 0; i < 4; i++)
+		put1(&e[i]);
+	pair[0] = e[2];
+	pair[1] = e[4];
+	ck_assert_int_eq(store_put_encounter(st, pair, 2, &r, &err), 0);
+	ck_assert_int_eq(r, PUT_UPDATED); /* A/1 gained an er_visit */
+	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, NULL),
+			 "gp_contact|finished|1|-1||-|0|in_person|-1\n"
+			 "er_visit|finished|5|-1||-|0|in_person|-1\n"
+			 "triage|finished|5|-1||-|0|in_person|-1\n"
+			 "er_visit|finished|5|-1||-|0|in_person|-1\n"
+			 "er_visit|finished|5|-1||-|0|in_person|-1\n");
+
+	/* the callback's nonzero value stops the scan and is returned */
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 2;
+	ck_assert_int_eq(store_scan(st, &f, collect_cb, &c, &err), 42);
+	ck_assert_int_eq(c.rows, 2);
+	/* the cached statement is reusable afterwards */
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(store_scan(st, &f, collect_cb, &c, &err), 0);
+	ck_assert_int_eq(c.rows, 5);
+}
+END_TEST
+
+static int nested_cb(void *ctx, const struct event_row *r)
+{
+	struct event_filter f = {.from = T0, .to = T0 + DAY};
+	struct collect inner;
+	struct iza_error err;
+
+	(void)r;
+	memset(&inner, 0, sizeof(inner));
+	ck_assert_int_eq(store_scan(st, &f, collect_cb, &inner, &err), 0);
+	*(int *)ctx += inner.rows;
+	return 0;
+}
+
+START_TEST(test_scan_nested)
+{
+	struct canon_event a = ev("A", "1", "er_visit", T0 + 1, IZA_TIME_NONE,
+				  T0, 1, "finished", 1);
+	struct canon_event b = ev("A", "2", "er_visit", T0 + 2, IZA_TIME_NONE,
+				  T0, 1, "finished", 1);
+	struct event_filter f = {.from = T0, .to = T0 + DAY};
+	struct iza_error err;
+	int total = 0;
+
+	put1(&a);
+	put1(&b);
+	ck_assert_int_eq(store_scan(st, &f, nested_cb, &total, &err), 0);
+	ck_assert_int_eq(total, 4);
+}
+END_TEST
+
+/* ---- batches, persistence, files ----------------------------------------- */
+
+START_TEST(test_batch_abort_and_commit)
+{
+	struct canon_event e =
+	    ev("A", "1", "er_visit", T0, IZA_TIME_NONE, T0, 1, "finished", 1);
+	struct canon_patient p = patient("A", 1, "ZK01", T0);
+	struct batch_info info = {.file = "export.ndjson",
+				  .sha256_hex = "00ff",
+				  .source = "A",
+				  .format = "fhir-ndjson",
+				  .started = T0};
+	struct batch_counts counts = {
+	    .records = 2, .events_stored = 1, .patients = 1};
+	struct iza_error err;
+	struct store_stats s;
+
+	ck_assert_int_eq(store_batch_begin(st, &err), 0);
+	ck_assert_int_eq(store_batch_begin(st, &err), -IZA_EUSAGE);
+	ck_assert_int_eq(put1(&e), PUT_INSERTED);
+	ck_assert_int_eq(putp(&p), PUT_INSERTED);
+	store_batch_abort(st);
+	s = stats();
+	ck_assert_int_eq(s.events + s.encounters + s.patients + s.batches, 0);
+	store_batch_abort(st); /* harmless when none is open */
+	ck_assert_int_eq(store_batch_end(st, &info, &counts, &err),
+			 -IZA_EUSAGE);
+
+	ck_assert_int_eq(store_batch_begin(st, &err), 0);
+	ck_assert_int_eq(put1(&e), PUT_INSERTED);
+	ck_assert_int_eq(putp(&p), PUT_INSERTED);
+	ck_assert_int_eq(store_batch_end(st, &info, &counts, &err), 0);
+
+	/* reopen: everything persisted, including the batch row */
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(store_open(dbpath, false, &st, &err), 0);
+	s = stats();
+	ck_assert_int_eq(s.events, 1);
+	ck_assert_int_eq(s.encounters, 1);
+	ck_assert_int_eq(s.patients, 1);
+	ck_assert_int_eq(s.batches, 1);
+	ck_assert_int_eq(put1(&e), PUT_DUPLICATE);
+	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, NULL),
+			 "er_visit|finished|0|-1|ZK01|P|1950|in_person|-1\n");
+}
+END_TEST
+
+START_TEST(test_close_with_open_batch)
+{
+	struct canon_event e =
+	    ev("A", "1", "er_visit", T0, IZA_TIME_NONE, T0, 1, "finished", 1);
+	struct iza_error err;
+
+	ck_assert_int_eq(store_batch_begin(st, &err), 0);
+	put1(&e);
+	store_close(st); /* an unfinished batch is rolled back */
+	st = NULL;
+	ck_assert_int_eq(store_open(dbpath, false, &st, &err), 0);
+	ck_assert_int_eq(stats().events, 0);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+	struct store *s2 = NULL;
+	struct iza_error err;
+	char path[600];
+	struct stat sb;
+	FILE *f;
+
+	/* created 0600 */
+	ck_assert_int_eq(stat(dbpath, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+
+	/* missing file without create */
+	snprintf(path, sizeof(path), "%s/missing.db", dir);
+	iza_error_clear(&err);
+	ck_assert_int_eq(store_open(path, false, &s2, &err), -IZA_ENOTFOUND);
+	ck_assert_ptr_null(s2);
+	ck_assert_ptr_nonnull(strstr(err.text, path));
+	ck_assert_int_ne(stat(path, &sb), 0); /* and not created */
+
+	/* not an SQLite file */
+	snprintf(path, sizeof(path), "%s/garbage.db", dir);
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < 4096; i++)
+		fputc((i * 7919) & 0xff, f);
+	fclose(f);
+	iza_error_clear(&err);
+	ck_assert_int_eq(store_open(path, false, &s2, &err), -IZA_ESTORE);
+	ck_assert_ptr_null(s2);
+	ck_assert_ptr_nonnull(strstr(err.text, "not a"));
+
+	/* an SQLite database of someone else */
+	{
+		sqlite3 *db;
+
+		snprintf(path, sizeof(path), "%s/other.db", dir);
+		ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+		ck_assert_int_eq(
+		    sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL),
+		    SQLITE_OK);
+		sqlite3_close(db);
+		ck_assert_int_eq(store_open(path, false, &s2, &err),
+				 -IZA_ESTORE);
+		ck_assert_ptr_nonnull(strstr(err.text, "not an IZA"));
+	}
+
+	/* a directory */
+	ck_assert_int_eq(store_open(dir, false, &s2, &err), -IZA_ESTORE);
+}
+END_TEST
+
+START_TEST(test_schema_version)
+{
+	struct iza_error err;
+	sqlite3 *db;
+
+	ck_assert_int_eq(store_schema_version(st), STORE_SCHEMA_VERSION);
+	ck_assert_int_eq(STORE_SCHEMA_VERSION, 1);
+	store_close(st);
+	st = NULL;
+
+	/* the file says v1 and carries our application id */
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	{
+		sqlite3_stmt *s;
+
+		ck_assert_int_eq(
+		    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL),
+		    SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+		ck_assert_int_eq(sqlite3_column_int(s, 0), 1);
+		sqlite3_finalize(s);
+	}
+	/* a store from a newer program is refused, not damaged */
+	ck_assert_int_eq(
+	    sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_eq(store_open(dbpath, false, &st, &err), -IZA_ESTORE);
+	ck_assert_ptr_null(st);
+	ck_assert_ptr_nonnull(strstr(err.text, "newer"));
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_eq(store_open(dbpath, false, &st, &err), 0);
+	ck_assert_int_eq(store_schema_version(st), 1);
+}
+END_TEST
+
+START_TEST(test_null_args)
+{
+	struct iza_error err;
+	struct store *s2 = NULL;
+
+	store_close(NULL);
+	store_batch_abort(NULL);
+	ck_assert_int_eq(store_open(NULL, true, &s2, &err), -IZA_EUSAGE);
+	ck_assert_int_eq(store_scan(st, NULL, collect_cb, NULL, &err),
+			 -IZA_EUSAGE);
+	ck_assert_int_eq(store_schema_version(NULL), 0);
+}
+END_TEST
+
+/* ---- throughput (printed, not asserted) ------------------------------------
+ */
+
+#define BENCH_N 200000
+
+static void fill_random_id(char *id, size_t size, uint64_t *rng)
+{
+	/* FHIR ids are usually UUIDs: random keys, the B-tree's worst case */
+	uint64_t a, b;
+
+	*rng ^= *rng << 13;
+	*rng ^= *rng >> 7;
+	*rng ^= *rng << 17;
+	a = *rng;
+	*rng ^= *rng << 13;
+	*rng ^= *rng >> 7;
+	*rng ^= *rng << 17;
+	b = *rng;
+	snprintf(id, size, "%08llx-%04llx-4%03llx-%04llx-%012llx",
+		 (unsigned long long)(a >> 32),
+		 (unsigned long long)(a >> 16 & 0xffff),
+		 (unsigned long long)(a & 0xfff), (unsigned long long)(b >> 48),
+		 (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+static int count_cb(void *ctx, const struct event_row *r)
+{
+	(void)r;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+START_TEST(test_throughput)
+{
+	struct canon_event e =
+	    ev("01234567", "", "er_visit", T0, T0 + 3600, T0, 1, "finished", 1);
+	struct batch_info info = {.file = "bench",
+				  .sha256_hex = "",
+				  .source = "01234567",
+				  .format = "bench",
+				  .started = T0};
+	struct iza_error err;
+	struct timespec t0, t1;
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+	enum put_result r;
+	double secs;
+	int i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(store_batch_begin(st, &err), 0);
+	for (i = 0; i < BENCH_N; i++) {
+		fill_random_id(e.source_id, sizeof(e.source_id), &rng);
+		e.start = T0 + (int64_t)(rng % (365 * DAY));
+		e.end = e.start + 3600;
+		e.patient_key[0] = (uint8_t)i;
+		e.patient_key[1] = (uint8_t)(i >> 8);
+		e.patient_key[2] = (uint8_t)(i >> 16);
+		if (store_put_encounter(st, &e, 1, &r, &err) != 0)
+			ck_abort_msg("put failed: %s", err.text);
+		if (r != PUT_INSERTED)
+			ck_abort_msg("unexpected put result %d at %d", r, i);
+	}
+	ck_assert_int_eq(store_batch_end(st, &info, NULL, &err), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf(
+	    "store throughput: %d fresh encounter puts (random UUID ids, one "
+	    "batch) in %.3f s = %.0f puts/s\n",
+	    BENCH_N, secs, BENCH_N / secs);
+	ck_assert_int_eq(stats().events, BENCH_N);
+
+	/* and a full-year KPI scan over them */
+	{
+		struct event_filter f = {.from = T0, .to = T0 + 366 * DAY};
+		int rows = 0;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ck_assert_int_eq(store_scan(st, &f, count_cb, &rows, &err), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		secs = (double)(t1.tv_sec - t0.tv_sec) +
+		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		printf("store scan: %d rows in %.3f s = %.0f rows/s\n", rows,
+		       secs, rows / secs);
+		ck_assert_int_eq(rows, BENCH_N);
+	}
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("core");
+	TCase *tb = tcase_create("bench");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_insert_duplicate_update_stale);
+	tcase_add_test(tc, test_version_only);
+	tcase_add_test(tc, test_entered_in_error);
+	tcase_add_test(tc, test_two_events_replaced_by_one);
+	tcase_add_test(tc, test_invalid_sets);
+	tcase_add_test(tc, test_patient_after_encounter);
+	tcase_add_test(tc, test_patient_before_encounter);
+	tcase_add_test(tc, test_overlap_bed_days);
+	tcase_add_test(tc, test_scan_order_and_stop);
+	tcase_add_test(tc, test_scan_nested);
+	tcase_add_test(tc, test_batch_abort_and_commit);
+	tcase_add_test(tc, test_close_with_open_batch);
+	tcase_add_test(tc, test_open_errors);
+	tcase_add_test(tc, test_schema_version);
+	tcase_add_test(tc, test_null_args);
+	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(tb, setup, teardown);
+	tcase_set_timeout(tb, 240);
+	tcase_add_test(tb, test_throughput);
+	suite_add_tcase(s, tb);
+	return s;
+}
+
+int main(void)
+{
+	return testutil_run(store_suite());
+}
