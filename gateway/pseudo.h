@@ -21,6 +21,10 @@ struct pseudo; /* keyed context; not thread-safe (one per thread) */
 
 /* key: IZA_KEY_LEN bytes, copied. */
 int pseudo_new(const uint8_t key[IZA_KEY_LEN], struct pseudo **out);
+/* Any key length 1..IZA_KEY_MAX bytes (copied): for HMAC test vectors and
+ * for keys not made by key_generate(). */
+#define IZA_KEY_MAX 1024
+int pseudo_new_key(const uint8_t *key, size_t len, struct pseudo **out);
 void pseudo_free(struct pseudo *ps); /* accepts NULL; wipes the key */
 /* An independent context with the same key (for worker threads). */
 int pseudo_clone(const struct pseudo *ps, struct pseudo **out);
