@@ -378,12 +378,14 @@ static size_t put_utf8(char *d, uint32_t cp)
 	return 4;
 }
 
-/* Decode the current T_STR token into the pool; sets *s, *n to the decoded text. */
+/* Decode the current T_STR token into the pool; sets *s, *n to the decoded
+ * text. */
 static int decode_string(struct parser *p, const char **s, uint32_t *n)
 {
 	size_t i = p->tok.pos + 1, end = p->tok.pos + p->tok.len - 1, k = 0;
 	char *d = p->fp->pool + p->fp->poollen;
 	uint32_t cp, lo;
+	size_t esc = i;
 
 	/* Decoded text is never longer than the source. */
 	while (i < end) {
@@ -394,6 +396,7 @@ static int decode_string(struct parser *p, const char **s, uint32_t *n)
 			i++;
 			continue;
 		}
+		esc = i;
 		c = p->src[i + 1];
 		switch (c) {
 		case '\'':
@@ -450,18 +453,19 @@ static int decode_string(struct parser *p, const char **s, uint32_t *n)
 bad_u:
 	return iza_error_set(p->err, -IZA_EMAPPING, NULL, 0, NULL,
 			     "invalid \\u escape in string at column %zu",
-			     col(i));
+			     col(esc));
 }
 
 static int parse_expr(struct parser *p, int level, int32_t *out);
 
-static int enter(struct parser *p)
+/* One nesting level deeper, at the '(' at byte offset pos. */
+static int enter(struct parser *p, size_t pos)
 {
 	if (++p->depth > FHIRPATH_MAX_DEPTH)
 		return iza_error_set(
 		    p->err, -IZA_EMAPPING, NULL, 0, NULL,
 		    "expression nests deeper than %d at column %zu",
-		    FHIRPATH_MAX_DEPTH, col(p->tok.pos));
+		    FHIRPATH_MAX_DEPTH, col(pos));
 	return 0;
 }
 
@@ -497,10 +501,9 @@ static int parse_call(struct parser *p, int32_t focus, int32_t *out)
 				     p->src + name_pos, col(name_pos));
 	rc = lex(p); /* name */
 	if (!rc)
+		rc = enter(p, p->tok.pos);
+	if (!rc)
 		rc = lex(p); /* '(' */
-	if (rc)
-		return rc;
-	rc = enter(p);
 	if (rc)
 		return rc;
 	while (p->tok.type != T_RP) {
@@ -509,6 +512,8 @@ static int parse_call(struct parser *p, int32_t focus, int32_t *out)
 			if (rc)
 				return rc;
 		}
+		if (p->tok.type == T_RP)
+			return err_unexpected(p); /* "f(a,)" */
 		if (nargs >= fp_functions[fi].max_args)
 			return iza_error_set(
 			    p->err, -IZA_EMAPPING, NULL, 0, NULL,
@@ -599,7 +604,7 @@ static int parse_term(struct parser *p, int32_t *out)
 
 	switch (p->tok.type) {
 	case T_LP:
-		rc = enter(p);
+		rc = enter(p, p->tok.pos);
 		if (!rc)
 			rc = lex(p);
 		if (!rc)
@@ -630,7 +635,8 @@ static int parse_term(struct parser *p, int32_t *out)
 			    p->err, -IZA_EMAPPING, NULL, 0, NULL,
 			    "integer literal with leading zero at column %zu",
 			    col(p->tok.pos));
-		if (p->pos < p->len && p->src[p->pos] == '.')
+		if (p->pos + 1 < p->len && p->src[p->pos] == '.' &&
+		    is_digit((unsigned char)p->src[p->pos + 1]))
 			return iza_error_set(
 			    p->err, -IZA_EMAPPING, NULL, 0, NULL,
 			    "decimal literals are not supported at column %zu",
