@@ -100,17 +100,6 @@ int vocabulary_has(const struct vocabulary *v, const char *kind,
 
 /* ---- mapping model ---------------------------------------------------- */
 
-static const char *const qr_names[] = {
-#define IZA_X_(name, text) text,
-    QUARANTINE_REASONS(IZA_X_)
-#undef IZA_X_
-};
-
-const char *quarantine_reason_name(enum quarantine_reason r)
-{
-	return (unsigned)r < QR_COUNT_ ? qr_names[r] : "unknown";
-}
-
 enum unknown_policy { UNK_QUARANTINE, UNK_KEEP, UNK_DROP };
 
 struct vmap {

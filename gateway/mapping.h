@@ -1,6 +1,6 @@
 /*
- * mapping.h - the mapping engine: declarative mapping files (JSON, in mappings/)
- * turn parsed FHIR resources into canonical patients and events.
+ * mapping.h - the mapping engine: declarative mapping files (JSON, in
+ * mappings/) turn parsed FHIR resources into canonical patients and events.
  *
  * A mapping file declares, per resource type, named fields extracted with
  * FHIRPath (fhirpath.h), value maps (code -> canonical code, with a policy
@@ -20,6 +20,7 @@
 #include "event.h"
 #include "iza_error.h"
 #include "json_dom.h"
+#include "quarantine.h"
 
 struct pseudo;
 struct refdata;
@@ -43,24 +44,6 @@ int mapping_load(const char *path, const struct vocabulary *voc,
 void mapping_free(struct mapping *m); /* accepts NULL */
 const char *mapping_id(const struct mapping *m);
 const char *mapping_version(const struct mapping *m);
-
-/* Why a record is quarantined: stable short codes used in summaries. */
-#define QUARANTINE_REASONS(X)                                                  \
-	X(MALFORMED, "malformed_json")                                         \
-	X(TOO_LARGE, "record_too_large")                                       \
-	X(NO_TYPE, "no_resource_type")                                         \
-	X(MISSING, "missing_field")                                            \
-	X(UNKNOWN_CODE, "unknown_code")                                        \
-	X(BAD_DATE, "invalid_date")                                            \
-	X(BAD_VALUE, "invalid_value")
-
-enum quarantine_reason {
-#define IZA_X_(name, text) QR_##name,
-	QUARANTINE_REASONS(IZA_X_)
-#undef IZA_X_
-	    QR_COUNT_
-};
-const char *quarantine_reason_name(enum quarantine_reason r);
 
 #define MAP_MAX_EVENTS 8
 
