@@ -1,8 +1,558 @@
-/* izagw - the region gateway CLI (being assembled; see gateway/cli.c). */
+/*
+ * izagw - the region gateway's command line.
+ *
+ *   izagw [--config FILE] init [--region CODE]
+ *   izagw [--config FILE] ingest [--source AGB] [--sector S]
+ *                                [--format auto|fhir-ndjson|fhir-bundle]
+ *                                FILE... | -
+ *   izagw [--config FILE] kpis --period P [--format table|json|csv]
+ *   izagw [--config FILE] report --period P [--out FILE]
+ *   izagw [--config FILE] status
+ *
+ * This file parses arguments, wires the modules together and is the one
+ * place that prints and chooses exit codes; the modules themselves never
+ * print.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
-int main(void)
+#include "config.h"
+#include "disclosure.h"
+#include "ingest.h"
+#include "kpi.h"
+#include "kpi_format.h"
+#include "mapping.h"
+#include "period.h"
+#include "pseudo.h"
+#include "refdata.h"
+#include "report.h"
+#include "store.h"
+
+#define IZAGW_VERSION "0.1.0"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_CONFIG = 3,
+	EXIT_NOT_INIT = 4,
+	EXIT_QUARANTINED = 5,
+};
+
+static const char usage_text[] =
+    "usage: izagw [--config FILE] COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  init [--region CODE]      create the data directory, the event "
+    "store and a\n"
+    "                            random pseudonymisation key (region: a "
+    "zorgkantoorregio, e.g. ZK02)\n"
+    "  ingest [--source AGB] [--sector SECTOR] [--format "
+    "auto|fhir-ndjson|fhir-bundle]\n"
+    "         FILE... | -        read FHIR exports into the event store\n"
+    "  kpis --period P [--format table|json|csv]\n"
+    "                            released KPI values (P: 2025, 2025-Q1, "
+    "2025-03)\n"
+    "  report --period P [--out FILE]\n"
+    "                            FHIR R4 Bundle of Measures and "
+    "MeasureReports\n"
+    "  status                    what the event store holds\n"
+    "\n"
+    "Options: --config FILE (JSON, see docs/configuration.md), --help, "
+    "--version\n"
+    "Without --config the data directory is ./izagw-data.\n"
+    "\n"
+    "Exit codes:\n"
+    "  0  success\n"
+    "  1  failure (input/output, event store, internal); nothing of the "
+    "failing batch stored\n"
+    "  2  usage error\n"
+    "  3  invalid configuration, mapping or KPI file\n"
+    "  4  no gateway initialised in the data directory\n"
+    "  5  ingest finished, but some records were quarantined (see the "
+    "summary)\n";
+
+static void print_error(const struct iza_error *err, int rc)
 {
-	fputs("izagw: under construction\n", stderr);
-	return 2;
+	char buf[1024];
+
+	if (err->code)
+		fprintf(stderr, "izagw: %s\n",
+			iza_error_format(err, buf, sizeof(buf)));
+	else
+		fprintf(stderr, "izagw: %s\n", iza_strerror(rc));
+}
+
+static int exit_for(int rc)
+{
+	switch (-rc) {
+	case IZA_ECONFIG:
+	case IZA_EMAPPING:
+		return EXIT_CONFIG;
+	case IZA_EUSAGE:
+		return EXIT_USAGE;
+	default:
+		return EXIT_FAIL;
+	}
+}
+
+static long today_day(void)
+{
+	int y, m, d;
+
+	ams_local_date((int64_t)time(NULL), &y, &m, &d);
+	return (long)days_from_civil(y, m, d);
+}
+
+/* Everything a command may need, loaded on demand. */
+struct gw {
+	struct gw_config *cfg;
+	struct refdata *rd;
+	struct vocabulary *voc;
+	struct mapping *map;
+	struct kpi_set *kpis;
+	struct store *store;
+	struct pseudo *ps;
+	struct iza_error err;
+};
+
+static void gw_release(struct gw *g)
+{
+	pseudo_free(g->ps);
+	store_close(g->store);
+	kpi_set_free(g->kpis);
+	mapping_free(g->map);
+	vocabulary_free(g->voc);
+	refdata_free(g->rd);
+	config_free(g->cfg);
+}
+
+static int load_refdata(struct gw *g)
+{
+	return refdata_load(config_mapping_file(g->cfg, "regions"), &g->rd,
+			    &g->err);
+}
+
+static int open_gateway(struct gw *g, bool need_key)
+{
+	uint8_t key[IZA_KEY_LEN];
+	int rc;
+
+	rc = config_resolve_region(g->cfg, &g->err);
+	if (rc)
+		return rc;
+	rc = load_refdata(g);
+	if (rc)
+		return rc;
+	rc = store_open(g->cfg->store_path, false, &g->store, &g->err);
+	if (rc)
+		return rc;
+	if (!need_key)
+		return 0;
+	rc = key_load(g->cfg->key_file, key, &g->err);
+	if (rc == 0)
+		rc = pseudo_new(key, &g->ps);
+	memset(key, 0, sizeof(key));
+	return rc;
+}
+
+static int cmd_init(struct gw *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"region", required_argument, 0, 'r'}, {0, 0, 0, 0}};
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'r')
+			return -IZA_EUSAGE;
+		free(g->cfg->region);
+		g->cfg->region = strdup(optarg);
+	}
+	if (optind != argc || !g->cfg->region) {
+		fprintf(stderr, "izagw init: name the region: izagw init "
+				"--region ZKxx (a zorgkantoorregio code)\n");
+		return -IZA_EUSAGE;
+	}
+	rc = load_refdata(g);
+	if (rc)
+		return rc;
+	if (!refdata_region_name(g->rd, g->cfg->region))
+		return iza_error_set(&g->err, -IZA_ECONFIG, NULL, 0, "--region",
+				     "\"%.8s\" is not a zorgkantoorregio in "
+				     "the reference tables",
+				     g->cfg->region);
+	if (mkdir(g->cfg->data_dir, 0700) != 0 && errno != EEXIST)
+		return iza_error_set(&g->err, -IZA_EIO, g->cfg->data_dir, 0,
+				     NULL, "cannot create data directory: %s",
+				     strerror(errno));
+	rc = key_generate(g->cfg->key_file, &g->err);
+	if (rc)
+		return rc;
+	rc = store_open(g->cfg->store_path, true, &g->store, &g->err);
+	if (rc)
+		return rc;
+	rc = config_save_region(g->cfg, &g->err);
+	if (rc)
+		return rc;
+	printf("initialised gateway for %s %s in %s\n"
+	       "  event store        %s\n"
+	       "  pseudonym key      %s (mode 0600; back it up: without it "
+	       "pseudonyms cannot be reproduced)\n",
+	       g->cfg->region, refdata_region_name(g->rd, g->cfg->region),
+	       g->cfg->data_dir, g->cfg->store_path, g->cfg->key_file);
+	return 0;
+}
+
+static int load_mapping(struct gw *g)
+{
+	int rc = vocabulary_load(config_mapping_file(g->cfg, "vocabulary.json"),
+				 &g->voc, &g->err);
+
+	if (rc == 0)
+		rc = mapping_load(config_mapping_file(g->cfg, "fhir-r4.json"),
+				  g->voc, &g->map, &g->err);
+	return rc;
+}
+
+static int cmd_ingest(struct gw *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"source", required_argument, 0, 's'},
+	    {"sector", required_argument, 0, 'S'},
+	    {"format", required_argument, 0, 'f'},
+	    {0, 0, 0, 0}};
+	const char *source = "local", *sector = NULL, *format = "auto";
+	struct ingest_summary total, one;
+	struct ingest_config ic;
+	int c, rc = 0, i, files;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 's')
+			source = optarg;
+		else if (c == 'S')
+			sector = optarg;
+		else if (c == 'f')
+			format = optarg;
+		else
+			return -IZA_EUSAGE;
+	}
+	if (optind == argc) {
+		fprintf(stderr, "izagw ingest: name the files to read (or - "
+				"for standard input)\n");
+		return -IZA_EUSAGE;
+	}
+	if (strcmp(format, "auto") != 0 && !adapter_find(format)) {
+		fprintf(stderr,
+			"izagw ingest: unknown --format %s (auto, "
+			"fhir-ndjson, fhir-bundle)\n",
+			format);
+		return -IZA_EUSAGE;
+	}
+	if (strlen(source) >= IZA_SOURCE_MAX) {
+		fprintf(stderr,
+			"izagw ingest: --source longer than %d "
+			"characters\n",
+			IZA_SOURCE_MAX - 1);
+		return -IZA_EUSAGE;
+	}
+	rc = open_gateway(g, true);
+	if (rc == 0)
+		rc = load_mapping(g);
+	if (rc)
+		return rc;
+	if (sector && !vocabulary_has(g->voc, "sectors", sector)) {
+		fprintf(stderr,
+			"izagw ingest: --sector %s is not in the "
+			"vocabulary\n",
+			sector);
+		return -IZA_EUSAGE;
+	}
+	if (!sector)
+		sector = config_source_sector(g->cfg, source);
+	if (!sector)
+		sector = refdata_sector_of_agb(g->rd, source);
+	memset(&ic, 0, sizeof(ic));
+	ic.store = g->store;
+	ic.mapping = g->map;
+	ic.pseudo = g->ps;
+	ic.refdata = g->rd;
+	ic.region = g->cfg->region;
+	ic.source = source;
+	ic.default_sector = sector;
+	ic.quarantine_dir = g->cfg->quarantine_dir;
+	ic.limits.max_line = g->cfg->max_line;
+	ic.limits.max_doc = g->cfg->max_doc;
+	ic.limits.max_depth = JDOM_DEFAULT_MAX_DEPTH;
+	ic.progress = isatty(STDERR_FILENO);
+	ic.today = today_day();
+	memset(&total, 0, sizeof(total));
+	files = argc - optind;
+	for (i = optind; i < argc; i++) {
+		char what[4200];
+
+		rc = ingest_file(&ic, argv[i], format, &one, &g->err);
+		if (rc) {
+			print_error(&g->err, rc);
+			fprintf(stderr,
+				"izagw: %s: nothing of this file was "
+				"stored\n",
+				argv[i]);
+			return rc;
+		}
+		snprintf(what, sizeof(what), "ingest %s (source %s%s%s)",
+			 argv[i], source, sector ? ", sector " : "",
+			 sector ? sector : "");
+		ingest_summary_print(stdout, what, &one);
+		ingest_summary_add(&total, &one);
+	}
+	if (files > 1)
+		ingest_summary_print(stdout, "total", &total);
+	if (total.quarantined)
+		printf("quarantined records are kept for replay in %s\n",
+		       g->cfg->quarantine_dir);
+	return total.quarantined ? EXIT_QUARANTINED : 0;
+}
+
+static int parse_period_opts(int argc, char **argv, struct period *p,
+			     const char **format, const char **outfile)
+{
+	static const struct option opts[] = {
+	    {"period", required_argument, 0, 'p'},
+	    {"format", required_argument, 0, 'f'},
+	    {"out", required_argument, 0, 'o'},
+	    {0, 0, 0, 0}};
+	const char *ps = NULL;
+	struct iza_error err;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'p')
+			ps = optarg;
+		else if (c == 'f' && format)
+			*format = optarg;
+		else if (c == 'o' && outfile)
+			*outfile = optarg;
+		else
+			return -IZA_EUSAGE;
+	}
+	if (!ps || optind != argc) {
+		fprintf(stderr, "izagw: --period is required (2025, 2025-Q1 "
+				"or 2025-03)\n");
+		return -IZA_EUSAGE;
+	}
+	iza_error_clear(&err);
+	if (period_parse(ps, p, &err) != 0) {
+		fprintf(stderr, "izagw: --period %s: %s\n", ps,
+			err.text[0] ? err.text
+				    : "expected 2025, 2025-Q1 or "
+				      "2025-03");
+		return -IZA_EUSAGE;
+	}
+	return 0;
+}
+
+/* Compute and apply disclosure control. */
+static int released(struct gw *g, const struct period *p,
+		    struct kpi_results **out)
+{
+	struct disclosure_params dp = {.k = g->cfg->k,
+				       .test_override = g->cfg->test_mode};
+	struct kpi_options ko;
+	int rc;
+
+	rc = disclosure_check_params(&dp, &g->err);
+	if (rc)
+		return rc;
+	rc = open_gateway(g, false);
+	if (rc)
+		return rc;
+	rc = kpi_set_load(config_mapping_file(g->cfg, "kpis.json"), &g->kpis,
+			  &g->err);
+	if (rc)
+		return rc;
+	memset(&ko, 0, sizeof(ko));
+	ko.region = g->cfg->region;
+	ko.baseline_year = g->cfg->baseline_year;
+	ko.count_unknown_residence = g->cfg->count_unknown_residence;
+	ko.as_of = (int64_t)time(NULL);
+	rc = kpi_compute(g->kpis, g->store, g->rd, &ko, p, out, &g->err);
+	if (rc)
+		return rc;
+	disclosure_apply(&dp, *out);
+	return 0;
+}
+
+static int cmd_kpis(struct gw *g, int argc, char **argv)
+{
+	const char *format = "table";
+	struct kpi_results *r = NULL;
+	enum kpi_format fmt;
+	struct period p;
+	int rc;
+
+	rc = parse_period_opts(argc, argv, &p, &format, NULL);
+	if (rc)
+		return rc;
+	if (kpi_format_parse(format, &fmt) != 0) {
+		fprintf(stderr, "izagw kpis: --format must be table, json or "
+				"csv\n");
+		return -IZA_EUSAGE;
+	}
+	rc = released(g, &p, &r);
+	if (rc == 0 && kpi_results_write(stdout, r, fmt) != 0)
+		rc = -IZA_EIO;
+	kpi_results_free(r);
+	return rc;
+}
+
+static int cmd_report(struct gw *g, int argc, char **argv)
+{
+	const char *outfile = NULL;
+	struct kpi_results *r = NULL;
+	struct report_meta meta;
+	json_t *bundle = NULL;
+	struct period p;
+	int rc;
+
+	rc = parse_period_opts(argc, argv, &p, NULL, &outfile);
+	if (rc)
+		return rc;
+	rc = released(g, &p, &r);
+	if (rc)
+		goto out;
+	memset(&meta, 0, sizeof(meta));
+	meta.reporter_system = g->cfg->reporter_system;
+	meta.reporter_value = g->cfg->region;
+	meta.reporter_display = r->region_name;
+	meta.measure_base = g->cfg->measure_base;
+	meta.kpi_version = g->kpis->version;
+	meta.now = (int64_t)time(NULL);
+	rc = report_build(g->kpis, r, &meta, &bundle, &g->err);
+	if (rc)
+		goto out;
+	if (outfile) {
+		if (json_dump_file(bundle, outfile,
+				   JSON_INDENT(2) | JSON_REAL_PRECISION(10)) !=
+		    0)
+			rc = iza_error_set(&g->err, -IZA_EIO, outfile, 0, NULL,
+					   "cannot write report");
+	} else if (json_dumpf(bundle, stdout,
+			      JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0 ||
+		   fputc('\n', stdout) == EOF) {
+		rc = -IZA_EIO;
+	}
+out:
+	json_decref(bundle);
+	kpi_results_free(r);
+	return rc;
+}
+
+static int cmd_status(struct gw *g, int argc, char **argv)
+{
+	struct store_stats st;
+	int rc;
+
+	(void)argv;
+	if (argc > 1)
+		return -IZA_EUSAGE;
+	rc = open_gateway(g, false);
+	if (rc == 0)
+		rc = store_stats(g->store, &st, &g->err);
+	if (rc)
+		return rc;
+	printf("region            %s %s\n", g->cfg->region,
+	       refdata_region_name(g->rd, g->cfg->region));
+	printf("event store       %s\n", g->cfg->store_path);
+	printf("batches           %lld\n", (long long)st.batches);
+	printf("patients          %lld\n", (long long)st.patients);
+	printf("encounters        %lld\n", (long long)st.encounters);
+	printf("events            %lld\n", (long long)st.events);
+	printf("events whose patient record has not arrived  %lld\n",
+	       (long long)st.events_without_patient);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(struct gw *g, int argc, char **argv);
+} commands[] = {
+    {"init", cmd_init},	    {"ingest", cmd_ingest}, {"kpis", cmd_kpis},
+    {"report", cmd_report}, {"status", cmd_status},
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, 0, 'c'},
+	    {"help", no_argument, 0, 'h'},
+	    {"version", no_argument, 0, 'V'},
+	    {0, 0, 0, 0}};
+	const char *config_path = NULL;
+	struct gw g;
+	size_t i;
+	int c, rc;
+
+	memset(&g, 0, sizeof(g));
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EXIT_OK;
+		case 'V':
+			puts("izagw " IZAGW_VERSION);
+			return EXIT_OK;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		fprintf(stderr, "izagw: unknown command \"%s\"\n\n%s",
+			argv[optind], usage_text);
+		return EXIT_USAGE;
+	}
+	rc = config_load(config_path, &g.cfg, &g.err);
+	if (rc == 0) {
+		argc -= optind;
+		argv += optind;
+		optind = 1;
+		rc = commands[i].run(&g, argc, argv);
+	}
+	if (rc > 0) {
+		gw_release(&g);
+		return rc;
+	}
+	if (rc < 0) {
+		if (rc == -IZA_EUSAGE && !g.err.code) {
+			fprintf(stderr, "izagw: invalid usage; see izagw "
+					"--help\n");
+		} else if (!(rc != 0 && g.err.code == 0 && rc == -IZA_EUSAGE)) {
+			print_error(&g.err, rc);
+		}
+		if (rc == -IZA_ENOTFOUND && g.cfg && !g.cfg->region) {
+			gw_release(&g);
+			return EXIT_NOT_INIT;
+		}
+		gw_release(&g);
+		return exit_for(rc);
+	}
+	gw_release(&g);
+	return EXIT_OK;
 }

@@ -1,0 +1,51 @@
+/*
+ * config.h - the gateway's configuration: a JSON file (izagw --config FILE)
+ * with sensible defaults, so the quick start needs none.  docs/configuration.md
+ * lists every member.  Relative paths are taken relative to the directory
+ * izagw runs in.
+ */
+#ifndef IZA_CONFIG_H
+#define IZA_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "iza_error.h"
+
+struct gw_config {
+	char *region;	      /* "ZK02"; from the file, or the data dir */
+	char *data_dir;	      /* default "./izagw-data" */
+	char *key_file;	      /* default DATA/pseudonym.key */
+	char *store_path;     /* default DATA/events.db */
+	char *quarantine_dir; /* default DATA/quarantine */
+	char *mapping_dir;    /* default: IZAGW_MAPPINGS or the built-in */
+	int k;		      /* minimum persons per released cell (10) */
+	bool test_mode;	      /* allows k < 10: tests only */
+	int baseline_year;    /* for er-visits-avoided (default 2024) */
+	bool count_unknown_residence; /* count patients without residence */
+	char *measure_base;	      /* canonical base of Measure.url */
+	char *reporter_system; /* identifier system of the reporting region */
+	size_t max_line;       /* NDJSON line cap (bytes) */
+	size_t max_doc;	       /* Bundle cap (bytes) */
+	json_t *sources;       /* {"AGB": {"sector": "...", "name": "..."}} */
+};
+
+/* path may be NULL (defaults only). */
+int config_load(const char *path, struct gw_config **out,
+		struct iza_error *err);
+void config_free(struct gw_config *c); /* accepts NULL */
+
+/* Read the region recorded by `izagw init` in the data directory, unless
+ * the configuration names one. Absent both: -IZA_ENOTFOUND. */
+int config_resolve_region(struct gw_config *c, struct iza_error *err);
+/* Record the region in the data directory (init). */
+int config_save_region(const struct gw_config *c, struct iza_error *err);
+
+/* Sector declared for a source in the configuration, or NULL. */
+const char *config_source_sector(const struct gw_config *c, const char *source);
+
+/* Path of a file in the mapping directory (static buffer). */
+const char *config_mapping_file(const struct gw_config *c, const char *name);
+
+#endif
