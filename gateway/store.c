@@ -4,7 +4,8 @@
  * Layout (schema v1):
  *   encounters  one row per source record: (source, source_id) -> last_updated,
  *               version, content_hash.  The dedup check is one primary-key
- *               lookup here.
+ *               probe here: INSERT ... ON CONFLICT DO NOTHING, and only when
+ *               that finds the key, a read of the stored row.
  *   events      the encounter's event set, keyed (source, source_id, type);
  *               one secondary index, events(start), for the KPI scan.  As the
  *               table is WITHOUT ROWID the index entries carry the primary
@@ -127,7 +128,8 @@ enum stmt_id {
 	S_COMMIT,
 	S_ROLLBACK,
 	S_ENC_GET,
-	S_ENC_PUT,
+	S_ENC_INS,
+	S_ENC_UPD,
 	S_EV_DEL,
 	S_EV_INS,
 	S_PAT_GET,
@@ -142,9 +144,11 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_ROLLBACK] = "ROLLBACK",
     [S_ENC_GET] = "SELECT last_updated, version, content_hash"
 		  " FROM encounters WHERE source = ?1 AND source_id = ?2",
-    [S_ENC_PUT] = "INSERT OR REPLACE INTO encounters(source, source_id,"
-		  " last_updated, version, content_hash)"
-		  " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [S_ENC_INS] = "INSERT INTO encounters(source, source_id, last_updated,"
+		  " version, content_hash) VALUES(?1, ?2, ?3, ?4, ?5)"
+		  " ON CONFLICT DO NOTHING",
+    [S_ENC_UPD] = "UPDATE encounters SET last_updated = ?3, version = ?4,"
+		  " content_hash = ?5 WHERE source = ?1 AND source_id = ?2",
     [S_EV_DEL] = "DELETE FROM events WHERE source = ?1 AND source_id = ?2",
     [S_EV_INS] = "INSERT INTO events(source, source_id, type, channel,"
 		 " status, provider, sector, rule, start, \"end\", urgency,"
@@ -404,8 +408,11 @@ int store_open(const char *path, bool create, struct store **out,
 			goto out;
 		}
 	}
-	ret = exec_sql(st, "PRAGMA journal_mode = WAL", err,
-		       "cannot switch to WAL mode");
+	/* page_size only takes effect on a new, empty file; 16 KiB pages gave
+	 * 20% more inserts per second than 4 KiB with random ids. */
+	ret =
+	    exec_sql(st, "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL",
+		     err, "cannot switch to WAL mode");
 	if (ret)
 		goto out;
 	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", STORE_CACHE_KIB);
@@ -663,32 +670,25 @@ static void bind_field(sqlite3_stmt *s, int i, const char *f, size_t size)
 
 #define BIND_FIELD(s, i, f) bind_field(s, i, f, sizeof(f))
 
-static int put_events(struct store *st, const struct canon_event *evs, size_t n,
-		      uint64_t hash, bool existed,
-		      const struct canon_event *key, struct iza_error *err)
+static void bind_encounter(sqlite3_stmt *s, const struct canon_event *key,
+			   uint64_t hash)
 {
-	sqlite3_stmt *s;
 	int64_t h;
-	size_t i;
 
-	if (existed) {
-		s = st->stmt[S_EV_DEL];
-		BIND_FIELD(s, 1, key->source);
-		BIND_FIELD(s, 2, key->source_id);
-		if (step_done(st, S_EV_DEL))
-			return write_error(st, err, "cannot replace events");
-	}
 	memcpy(&h, &hash, sizeof(h));
-	s = st->stmt[S_ENC_PUT];
 	BIND_FIELD(s, 1, key->source);
 	BIND_FIELD(s, 2, key->source_id);
 	bind_time(s, 3, key->last_updated);
 	sqlite3_bind_int64(s, 4, key->version);
 	sqlite3_bind_int64(s, 5, h);
-	if (step_done(st, S_ENC_PUT))
-		return write_error(st, err, "cannot store encounter");
+}
 
-	s = st->stmt[S_EV_INS];
+static int insert_events(struct store *st, const struct canon_event *evs,
+			 size_t n, struct iza_error *err)
+{
+	sqlite3_stmt *s = st->stmt[S_EV_INS];
+	size_t i;
+
 	for (i = 0; i < n; i++) {
 		const struct canon_event *e = &evs[i];
 
@@ -713,6 +713,23 @@ static int put_events(struct store *st, const struct canon_event *evs, size_t n,
 			return write_error(st, err, "cannot store event");
 	}
 	return 0;
+}
+
+/* Replace the stored set of an existing encounter. */
+static int replace_events(struct store *st, const struct canon_event *key,
+			  const struct canon_event *evs, size_t n,
+			  uint64_t hash, struct iza_error *err)
+{
+	sqlite3_stmt *s = st->stmt[S_EV_DEL];
+
+	BIND_FIELD(s, 1, key->source);
+	BIND_FIELD(s, 2, key->source_id);
+	if (step_done(st, S_EV_DEL))
+		return write_error(st, err, "cannot replace events");
+	bind_encounter(st->stmt[S_ENC_UPD], key, hash);
+	if (step_done(st, S_ENC_UPD))
+		return write_error(st, err, "cannot update encounter");
+	return insert_events(st, evs, n, err);
 }
 
 static bool field_eq(const char *a, const char *b, size_t size)
@@ -765,7 +782,7 @@ static int put_encounter(struct store *st, const struct canon_event *key,
 	enum put_result r = PUT_INSERTED;
 	sqlite3_stmt *s;
 	uint64_t hash;
-	bool existed = false, own = false;
+	bool own = false;
 	int ret, rc;
 
 	if (!key->source[0] || !key->source_id[0])
@@ -785,6 +802,20 @@ static int put_encounter(struct store *st, const struct canon_event *key,
 	ret = auto_begin(st, &own, err);
 	if (ret)
 		return ret;
+	/* Fresh records are the common case: try the insert first, so a new
+	 * encounter costs one probe of the primary key, not a lookup and then
+	 * an insert.  Only on conflict is the stored row read. */
+	s = st->stmt[S_ENC_INS];
+	bind_encounter(s, key, hash);
+	if (step_done(st, S_ENC_INS)) {
+		ret = write_error(st, err, "cannot store encounter");
+		goto out;
+	}
+	if (sqlite3_changes(st->db) == 1) {
+		r = PUT_INSERTED;
+		ret = insert_events(st, evs, n, err);
+		goto out;
+	}
 	s = st->stmt[S_ENC_GET];
 	BIND_FIELD(s, 1, key->source);
 	BIND_FIELD(s, 2, key->source_id);
@@ -797,26 +828,21 @@ static int put_encounter(struct store *st, const struct canon_event *key,
 		uint64_t old;
 
 		memcpy(&old, &oh, sizeof(old));
-		existed = true;
 		if (c < 0)
 			r = PUT_STALE;
 		else if (c == 0 && old == hash)
 			r = PUT_DUPLICATE;
 		else
 			r = PUT_UPDATED;
-	} else if (rc == SQLITE_DONE) {
-		r = PUT_INSERTED;
 	} else {
+		/* DONE here would mean the row vanished under our lock */
 		sqlite3_reset(s);
 		ret = write_error(st, err, "cannot look up encounter");
 		goto out;
 	}
 	sqlite3_reset(s);
-	if (r == PUT_INSERTED || r == PUT_UPDATED) {
-		ret = put_events(st, evs, n, hash, existed, key, err);
-		if (ret)
-			goto out;
-	}
+	if (r == PUT_UPDATED)
+		ret = replace_events(st, key, evs, n, hash, err);
 out:
 	ret = auto_end(st, own, ret, err);
 	if (ret == 0 && res)
