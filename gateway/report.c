@@ -832,7 +832,12 @@ static int add_entry(json_t *entries, const char *full_url, json_t *res)
 		json_decref(res);
 		return -IZA_ENOMEM;
 	}
-	if (put_str(e, "fullUrl", full_url) || put(e, "resource", res)) {
+	if (put_str(e, "fullUrl", full_url)) {
+		json_decref(res);
+		json_decref(e);
+		return -IZA_ENOMEM;
+	}
+	if (put(e, "resource", res)) {
 		json_decref(e);
 		return -IZA_ENOMEM;
 	}

@@ -582,6 +582,59 @@ START_TEST(build_errors)
 }
 END_TEST
 
+/* jansson allocator that fails after `budget` allocations and counts
+ * live blocks */
+static long budget, live;
+
+static void *failing_malloc(size_t n)
+{
+	void *p;
+
+	if (budget-- <= 0)
+		return NULL;
+	p = malloc(n);
+	if (p)
+		live++;
+	return p;
+}
+
+static void failing_free(void *p)
+{
+	if (p)
+		live--;
+	free(p);
+}
+
+START_TEST(out_of_memory_paths)
+{
+	struct fx fx;
+	struct iza_error err;
+	json_t *b, *j;
+	long n;
+	int rc, ok = 0;
+
+	fx_init(&fx);
+	for (n = 0; n < 2000 && ok < 2; n++) {
+		budget = n;
+		live = 0;
+		json_set_alloc_funcs(failing_malloc, failing_free);
+		b = NULL;
+		rc = report_build(&fx.ks, &fx.r, &fx.meta, &b, &err);
+		ck_assert_msg(rc == 0 || rc == -IZA_ENOMEM, "n=%ld rc=%d", n,
+			      rc);
+		ck_assert(rc == 0 ? b != NULL : b == NULL);
+		json_decref(b);
+		j = kpi_results_to_json(&fx.r);
+		json_decref(j);
+		json_set_alloc_funcs(malloc, free);
+		ck_assert_msg(live == 0, "n=%ld: %ld blocks leaked", n, live);
+		if (rc == 0 && j)
+			ok++;
+	}
+	ck_assert_int_eq(ok, 2);
+}
+END_TEST
+
 static const char *const EXPECTED_JSON =
     "{\"kpis\":["
     "{\"denominator\":null,\"id\":\"er-visits\",\"numerator\":1234,"
@@ -742,6 +795,26 @@ START_TEST(table_layout)
 }
 END_TEST
 
+START_TEST(write_error_is_eio)
+{
+	struct fx fx;
+	FILE *f;
+	int fmt;
+
+	fx_init(&fx);
+	for (fmt = KPI_FORMAT_TABLE; fmt <= KPI_FORMAT_CSV; fmt++) {
+		f = fopen("/dev/full", "w");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_eq(
+		    kpi_results_write(f, &fx.r, (enum kpi_format)fmt),
+		    -IZA_EIO);
+		fclose(f);
+	}
+	ck_assert_int_eq(kpi_results_write(NULL, &fx.r, KPI_FORMAT_CSV),
+			 -IZA_EUSAGE);
+}
+END_TEST
+
 START_TEST(format_parse)
 {
 	enum kpi_format f;
@@ -771,11 +844,13 @@ static Suite *suite(void)
 	tcase_add_test(fhir, deterministic_bytes);
 	tcase_add_test(fhir, avoided_and_bed_days);
 	tcase_add_test(fhir, build_errors);
+	tcase_add_test(fhir, out_of_memory_paths);
 	suite_add_tcase(s, fhir);
 	tcase_add_test(out, kpis_json_exact);
 	tcase_add_test(out, kpis_json_avoided_fields_and_rounding);
 	tcase_add_test(out, csv_quoting);
 	tcase_add_test(out, table_layout);
+	tcase_add_test(out, write_error_is_eio);
 	tcase_add_test(out, format_parse);
 	suite_add_tcase(s, out);
 	return s;
