@@ -37,11 +37,14 @@
  *                            denominator = denominator, numerator =
  *                            numerator; measureScore = fraction 0..1 in
  *                            UCUM "1"
- *   bed_days                 scoring continuous-variable: initial-population,
- *                            measure-population and measure-observation =
- *                            the admissions counted (numerator, omitted when
- *                            the engine gives none); measureScore = the sum
- *                            of bed days in UCUM "d"
+ *   bed_days                 scoring continuous-variable: the Measure defines
+ *                            initial-population, measure-population and
+ *                            measure-observation (admissions; bed days per
+ *                            admission), but the report carries only
+ *                            measureScore = the sum of bed days in UCUM "d":
+ *                            the engine's numerator is that same sum, not an
+ *                            admission count, so no population count is
+ *                            given
  *   avoided                  scoring continuous-variable (there is no
  *                            "difference" scoring in R4): two
  *                            measure-observation populations told apart by
@@ -273,7 +276,9 @@ static json_t *data_absent(const char *code)
 
 /* ---- per-kind population plan ---- */
 
-enum pop_src { SRC_COUNT, SRC_NUM, SRC_DEN };
+/* where a population's count comes from; SRC_NONE: defined in the
+ * Measure, no count in the report */
+enum pop_src { SRC_COUNT, SRC_NUM, SRC_DEN, SRC_NONE };
 
 struct pop_spec {
 	const char *id;	  /* population id, shared by Measure and report */
@@ -303,13 +308,13 @@ static const struct pop_spec POPS_SHARE[] = {
 };
 static const struct pop_spec POPS_BED_DAYS[] = {
     {"initial-population", "initial-population", NULL,
-     "Admissions matching the KPI selection that overlap the period", SRC_NUM},
+     "Admissions matching the KPI selection that overlap the period", SRC_NONE},
     {"measure-population", "measure-population", NULL,
-     "Admissions matching the KPI selection that overlap the period", SRC_NUM},
+     "Admissions matching the KPI selection that overlap the period", SRC_NONE},
     {"measure-observation", "measure-observation", NULL,
      "Per admission: local midnights spent admitted within the period; the "
      "score is their sum",
-     SRC_NUM},
+     SRC_NONE},
 };
 static const struct pop_spec POPS_AVOIDED[] = {
     {"observed", "measure-observation", "observed",
@@ -511,6 +516,8 @@ static int pop_count(const struct kpi_cell *c, enum pop_src src, int64_t *out)
 	case SRC_DEN:
 		*out = c->denominator;
 		return c->has_denominator;
+	case SRC_NONE:
+		return 0;
 	}
 	return 0;
 }
