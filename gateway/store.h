@@ -17,6 +17,10 @@
  *     PUT_STALE (kept as it is);
  *   - statuses are kept as sent; the KPI scan only returns counted statuses,
  *     so entered-in-error / cancelled drop out of every KPI.
+ *
+ * One struct store belongs to one thread at a time (the connection is opened
+ * without SQLite's mutex); other processes may read the file concurrently
+ * (WAL mode).  The file is created with mode 0600.
  */
 #ifndef IZA_STORE_H
 #define IZA_STORE_H
@@ -70,7 +74,9 @@ void store_batch_abort(struct store *st);
  * source_id, last_updated and version identify the encounter (its other
  * fields are ignored); store_put_empty_encounter() says the same without a
  * dummy event.  The events of one set must also share last_updated and
- * version, and carry distinct types (else -IZA_EUSAGE / -IZA_EINVALID, before
+ * version (the record's order is (last_updated, version) compared in that
+ * order; a missing last_updated sorts before any present one), and carry
+ * distinct types (else -IZA_EUSAGE / -IZA_EINVALID, before
  * anything is written).  Outside a batch a put is its own transaction.  After
  * a -IZA_ESTORE inside a batch, store_batch_end() refuses and rolls back. */
 int store_put_encounter(struct store *st, const struct canon_event *evs,

@@ -685,6 +685,65 @@ START_TEST(test_schema_version)
 }
 END_TEST
 
+START_TEST(test_empty_file_is_migrated)
+{
+	struct store *s2 = NULL;
+	struct iza_error err;
+	char path[600];
+	FILE *f;
+
+	/* an existing empty file is a v0 store: migrated forward at open */
+	snprintf(path, sizeof(path), "%s/empty.db", dir);
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(store_open(path, false, &s2, &err), 0);
+	ck_assert_int_eq(store_schema_version(s2), STORE_SCHEMA_VERSION);
+	store_close(s2);
+}
+END_TEST
+
+static int first_row_cb(void *ctx, const struct event_row *r)
+{
+	struct event_row *out = ctx;
+
+	ck_assert_str_eq(r->type, "er_visit");
+	ck_assert_str_eq(r->channel, "phone");
+	ck_assert_str_eq(r->sector, "msz");
+	ck_assert_str_eq(r->provider, "06010001");
+	ck_assert_str_eq(r->status, "finished");
+	ck_assert_str_eq(r->region, "ZK05");
+	ck_assert_str_eq(r->disposition, "gp_post");
+	ck_assert_ptr_nonnull(r->pseudonym);
+	ck_assert_int_eq(r->pseudonym[0], 0xA3);
+	ck_assert_int_eq(r->pseudonym[IZA_HASH_LEN - 1], 0xA3);
+	*out = *r;
+	return 1;
+}
+
+START_TEST(test_row_fields)
+{
+	struct canon_event e =
+	    ev("A", "f1", "er_visit", T0 + 9, T0 + 99, T0, 1, "finished", 3);
+	struct canon_patient p = patient("A", 3, "ZK05", T0);
+	struct event_filter f = {.from = T0, .to = T0 + DAY};
+	struct iza_error err;
+	struct event_row row;
+
+	COPY(e.channel, "phone");
+	COPY(e.disposition, "gp_post");
+	e.urgency = 3;
+	p.birth_year = 1961;
+	put1(&e);
+	putp(&p);
+	ck_assert_int_eq(store_scan(st, &f, first_row_cb, &row, &err), 1);
+	ck_assert_int_eq(row.start, T0 + 9);
+	ck_assert_int_eq(row.end, T0 + 99);
+	ck_assert_int_eq(row.urgency, 3);
+	ck_assert_int_eq(row.birth_year, 1961);
+}
+END_TEST
+
 START_TEST(test_null_args)
 {
 	struct iza_error err;
@@ -814,6 +873,8 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_close_with_open_batch);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_schema_version);
+	tcase_add_test(tc, test_empty_file_is_migrated);
+	tcase_add_test(tc, test_row_fields);
 	tcase_add_test(tc, test_null_args);
 	suite_add_tcase(s, tc);
 
