@@ -11,7 +11,18 @@
  *   regions.csv               zorgkantoorregio_code,name
  *   population.csv            zorgkantoorregio_code,year,inhabitants
  *   agb_sector.csv            agb_prefix,sector,label
- * Every row is validated; an error names file, line and column.
+ * Every row is validated (codes, dates, duplicates, links between the
+ * tables, merger cycles); an error names file, line and column: err->file is
+ * the path, err->line the line, err->field "column N (name)".  Quoted fields
+ * (RFC 4180, one line each), CRLF and blank lines are accepted.  Each file is
+ * capped at 16 MiB and 500,000 rows.
+ *
+ * Dates: of the rows of a PC4 or municipality, the one with the latest
+ * valid_from on or before the day applies; before the earliest row the
+ * earliest applies (so 2024 tables answer for baseline years too).  A merger
+ * applies from its effective date; a municipality without a region row of
+ * its own (a code merged away) takes its successor's region.  Lookups are
+ * array reads indexed by PC4 / GM / ZK number.
  */
 #ifndef IZA_REFDATA_H
 #define IZA_REFDATA_H
@@ -37,7 +48,7 @@ int postcode_pc4(const char *s, size_t len);
 int refdata_locate(const struct refdata *rd, int pc4, int64_t day,
 		   char gemeente[8], char region[8]);
 
-/* Region name for "ZKxx", NULL if unknown. */
+/* Region name for "ZKxx", NULL if unknown; the string belongs to rd. */
 const char *refdata_region_name(const struct refdata *rd, const char *region);
 
 /* Inhabitants of a region in a year. If the table has no row for that year,
@@ -52,7 +63,8 @@ int64_t refdata_population(const struct refdata *rd, const char *region,
 long refdata_region_pc4s(const struct refdata *rd, const char *region,
 			 int64_t day, int *out, size_t cap);
 
-/* Sector of an AGB code by longest matching prefix; NULL if none. */
+/* Sector of an AGB code (exactly 8 digits) by longest matching prefix; NULL
+ * if none or not 8 digits.  The string belongs to rd. */
 const char *refdata_sector_of_agb(const struct refdata *rd, const char *agb);
 
 #endif
