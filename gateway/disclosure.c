@@ -149,6 +149,59 @@ void disclosure_apply_cell(const struct disclosure_params *dp,
 	c->reason[0] = '\0';
 }
 
+/*
+ * Strata of one stratifier add up to the total (every event falls in exactly
+ * one stratum, "unknown" included).  Until the exact linear audit of the
+ * privacy issue lands, protect that one additive relation: when the total is
+ * suppressed, so is every stratum; when exactly one stratum of a stratifier
+ * is suppressed, the smallest released stratum of it is suppressed too, so
+ * the first cannot be recovered as total minus the others.
+ */
+static void secondary_suppress(struct kpi_value *v)
+{
+	size_t j, k;
+
+	for (j = 0; j < v->nstrata; j++) {
+		const char *name = v->strata[j].stratifier;
+		struct kpi_cell *smallest = NULL;
+		size_t nsup = 0;
+
+		if (v->cell.suppressed || !v->cell.has_value) {
+			if (!v->strata[j].cell.suppressed) {
+				clear_numbers(&v->strata[j].cell);
+				v->strata[j].cell.suppressed = true;
+				snprintf(v->strata[j].cell.reason,
+					 sizeof(v->strata[j].cell.reason),
+					 "secondary: the total is suppressed");
+			}
+			continue;
+		}
+		/* handle each stratifier once, at its first stratum */
+		for (k = 0; k < j; k++)
+			if (strcmp(v->strata[k].stratifier, name) == 0)
+				break;
+		if (k < j)
+			continue;
+		for (k = j; k < v->nstrata; k++) {
+			struct kpi_cell *c = &v->strata[k].cell;
+
+			if (strcmp(v->strata[k].stratifier, name) != 0)
+				continue;
+			if (c->suppressed)
+				nsup++;
+			else if (!smallest || c->persons < smallest->persons)
+				smallest = c;
+		}
+		if (nsup == 1 && smallest) {
+			clear_numbers(smallest);
+			smallest->suppressed = true;
+			snprintf(
+			    smallest->reason, sizeof(smallest->reason),
+			    "secondary: would reveal a suppressed stratum");
+		}
+	}
+}
+
 void disclosure_apply(const struct disclosure_params *dp, struct kpi_results *r)
 {
 	size_t i, j;
@@ -169,5 +222,6 @@ void disclosure_apply(const struct disclosure_params *dp, struct kpi_results *r)
 		for (j = 0; j < v->nstrata; j++)
 			disclosure_apply_cell(dp, v->def->kind,
 					      &v->strata[j].cell);
+		secondary_suppress(v);
 	}
 }

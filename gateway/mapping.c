@@ -846,6 +846,11 @@ static int extract(struct mapper *mp, const struct rmap *r,
 		mp->nmany[i] = 0;
 		mp->tval[i] = IZA_TIME_NONE;
 		rc = fhirpath_eval(f->path, res, &mp->coll);
+		if (rc == -IZA_ETOOBIG) {
+			quarantine(out, QR_TOO_LARGE, why, f->name,
+				   "too many values on the path");
+			return 1;
+		}
 		if (rc)
 			return rc;
 		for (j = 0; j < mp->coll.n; j++) {
