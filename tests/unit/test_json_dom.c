@@ -847,6 +847,7 @@ static size_t mutate(const unsigned char *src, size_t n, unsigned char *dst,
 					     "{\"a\":1,\"a\":2}",
 					     "\\uD83D\\uDE00"};
 	size_t len = n < cap ? n : cap, ops = 1 + rndn(3), o, at, k, t;
+	unsigned char slice[32];
 
 	memcpy(dst, src, len);
 	for (o = 0; o < ops; o++) {
@@ -889,8 +890,9 @@ static size_t mutate(const unsigned char *src, size_t n, unsigned char *dst,
 			t = rndn(len + 1);
 			if (t + k > len || len + k > cap)
 				break;
+			memcpy(slice, dst + t, k);
 			memmove(dst + at + k, dst + at, len - at);
-			memcpy(dst + at, dst + (t < at ? t : t + k), k);
+			memcpy(dst + at, slice, k);
 			len += k;
 			break;
 		case 7: { /* deep nesting around the document */
