@@ -44,7 +44,7 @@
 #define SCAN_LIST_MAX	256   /* values in one types/statuses filter */
 #define SCAN_SQL_MAX	8192
 
-/* ---- schema and migrations ------------------------------------------- */
+/* ---- schema and migrations ---- */
 
 static const char *const schema_v1[] = {
     "CREATE TABLE encounters("
@@ -121,7 +121,7 @@ static const char *const *const migrations[] = {
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION,
 	       "STORE_SCHEMA_VERSION must equal the number of migrations");
 
-/* ---- statements ---------------------------------------------------------- */
+/* ---- statements ---- */
 
 enum stmt_id {
 	S_BEGIN,
@@ -193,8 +193,7 @@ struct store {
 	int schema_version;
 };
 
-/* ---- errors ----------------------------------------------------------------
- */
+/* ---- errors ---- */
 
 static int db_error(struct store *st, struct iza_error *err, const char *what)
 {
@@ -251,43 +250,58 @@ out:
 	return ret;
 }
 
-/* ---- open / close ----------------------------------------------------------
- */
+/* ---- open / close ---- */
+
+/* Read and check the header fields: *ver is the schema version (0 for an
+ * empty file).  A foreign or newer database is an error. */
+static int check_header(struct store *st, int64_t *ver, struct iza_error *err)
+{
+	int64_t app, ntables;
+	int ret;
+
+	ret = query_int(st, "PRAGMA user_version", ver, err);
+	if (ret)
+		return ret;
+	ret = query_int(st, "PRAGMA application_id", &app, err);
+	if (ret)
+		return ret;
+	ret =
+	    query_int(st, "SELECT count(*) FROM sqlite_master", &ntables, err);
+	if (ret)
+		return ret;
+	if ((app != 0 && app != STORE_APP_ID) ||
+	    (app == 0 && (*ver != 0 || ntables != 0)))
+		return iza_error_set(err, -IZA_ESTORE, st->path, 0, NULL,
+				     "an SQLite database, but not an IZA "
+				     "gateway store");
+	if (*ver > STORE_SCHEMA_VERSION)
+		return iza_error_set(err, -IZA_ESTORE, st->path, 0, NULL,
+				     "store schema version %lld is newer than "
+				     "this program supports (%d)",
+				     (long long)*ver, STORE_SCHEMA_VERSION);
+	return 0;
+}
 
 static int migrate(struct store *st, struct iza_error *err)
 {
 	char sql[96];
-	int64_t ver, app, ntables;
+	int64_t ver;
 	int ret, i;
 
+	/* Current stores need no write lock (a reader must not wait for an
+	 * import in progress). */
+	ret = check_header(st, &ver, err);
+	if (ret)
+		return ret;
+	if (ver == STORE_SCHEMA_VERSION)
+		goto done;
 	ret = exec_sql(st, "BEGIN IMMEDIATE", err, "cannot lock the store");
 	if (ret)
 		return ret;
 	/* Read again under the lock: another process may have migrated. */
-	ret = query_int(st, "PRAGMA user_version", &ver, err);
+	ret = check_header(st, &ver, err);
 	if (ret)
 		goto out;
-	ret = query_int(st, "PRAGMA application_id", &app, err);
-	if (ret)
-		goto out;
-	ret =
-	    query_int(st, "SELECT count(*) FROM sqlite_master", &ntables, err);
-	if (ret)
-		goto out;
-	if ((app != 0 && app != STORE_APP_ID) ||
-	    (app == 0 && (ver != 0 || ntables != 0))) {
-		ret = iza_error_set(err, -IZA_ESTORE, st->path, 0, NULL,
-				    "an SQLite database, but not an IZA "
-				    "gateway store");
-		goto out;
-	}
-	if (ver > STORE_SCHEMA_VERSION) {
-		ret = iza_error_set(err, -IZA_ESTORE, st->path, 0, NULL,
-				    "store schema version %lld is newer than "
-				    "this program supports (%d)",
-				    (long long)ver, STORE_SCHEMA_VERSION);
-		goto out;
-	}
 	for (i = (int)ver; i < N_MIGRATIONS; i++) {
 		const char *const *step;
 
@@ -304,21 +318,21 @@ static int migrate(struct store *st, struct iza_error *err)
 			}
 		}
 	}
-	if (ver < STORE_SCHEMA_VERSION) {
-		snprintf(sql, sizeof(sql),
-			 "PRAGMA application_id = %d; PRAGMA user_version = %d",
-			 STORE_APP_ID, STORE_SCHEMA_VERSION);
-		ret = exec_sql(st, sql, err, "cannot set the schema version");
-		if (ret)
-			goto out;
-	}
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA application_id = %d; PRAGMA user_version = %d",
+		 STORE_APP_ID, STORE_SCHEMA_VERSION);
+	ret = exec_sql(st, sql, err, "cannot set the schema version");
+	if (ret)
+		goto out;
 	ret = exec_sql(st, "COMMIT", err, "cannot commit the schema");
 out:
-	if (ret)
+	if (ret) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	else
-		st->schema_version = STORE_SCHEMA_VERSION;
-	return ret;
+		return ret;
+	}
+done:
+	st->schema_version = STORE_SCHEMA_VERSION;
+	return 0;
 }
 
 /* Make sure the file exists with mode 0600 before SQLite opens it (SQLite
@@ -407,6 +421,11 @@ int store_open(const char *path, bool create, struct store **out,
 				      sqlite3_errmsg(st->db));
 			goto out;
 		}
+		/* refuse a foreign or newer database before changing
+		 * anything in it (journal mode included) */
+		ret = check_header(st, &ver, err);
+		if (ret)
+			goto out;
 	}
 	/* page_size only takes effect on a new, empty file; 16 KiB pages gave
 	 * 20% more inserts per second than 4 KiB with random ids. */
@@ -466,8 +485,7 @@ int store_schema_version(const struct store *st)
 	return st ? st->schema_version : 0;
 }
 
-/* ---- batches ---------------------------------------------------------------
- */
+/* ---- batches ---- */
 
 int store_batch_begin(struct store *st, struct iza_error *err)
 {
@@ -575,7 +593,7 @@ static int auto_end(struct store *st, bool own, int ret, struct iza_error *err)
 	return ret;
 }
 
-/* ---- encounters ---------------------------------------------------------- */
+/* ---- encounters ---- */
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME  0x100000001b3ULL
@@ -883,7 +901,7 @@ int store_put_empty_encounter(struct store *st, const char *source,
 	return put_encounter(st, &key, NULL, 0, res, err);
 }
 
-/* ---- patients ---------------------------------------------------------- */
+/* ---- patients ---- */
 
 static bool col_text_eq(sqlite3_stmt *s, int i, const char *f, size_t size)
 {
@@ -976,8 +994,7 @@ out:
 	return ret;
 }
 
-/* ---- scan ------------------------------------------------------------------
- */
+/* ---- scan ---- */
 
 static int list_len(const char *const *l, const char *what,
 		    struct iza_error *err)
@@ -1166,8 +1183,7 @@ int store_scan(struct store *st, const struct event_filter *f,
 	return ret;
 }
 
-/* ---- stats -----------------------------------------------------------------
- */
+/* ---- stats ---- */
 
 int store_stats(struct store *st, struct store_stats *out,
 		struct iza_error *err)
