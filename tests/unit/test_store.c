@@ -637,6 +637,21 @@ START_TEST(test_open_errors)
 		ck_assert_int_eq(store_open(path, false, &s2, &err),
 				 -IZA_ESTORE);
 		ck_assert_ptr_nonnull(strstr(err.text, "not an IZA"));
+		/* and left untouched: still in rollback-journal mode */
+		ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+		{
+			sqlite3_stmt *q;
+
+			ck_assert_int_eq(
+			    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1,
+					       &q, NULL),
+			    SQLITE_OK);
+			ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+			ck_assert_str_eq(
+			    (const char *)sqlite3_column_text(q, 0), "delete");
+			sqlite3_finalize(q);
+		}
+		sqlite3_close(db);
 	}
 
 	/* a directory */
