@@ -204,6 +204,11 @@ struct jdom_parser *jdom_parser_new(size_t max_depth, size_t max_bytes)
 		return NULL;
 	p->max_depth = max_depth ? max_depth : JDOM_DEFAULT_MAX_DEPTH;
 	p->max_bytes = max_bytes;
+	/* the first block up front: the arena never has to handle NULL */
+	if (!arena_grow(p, 0)) {
+		free(p);
+		return NULL;
+	}
 	return p;
 }
 

@@ -78,6 +78,8 @@ size_t jdom_parser_arena_bytes(const struct jdom_parser *p);
  *  - jdom_parser_new(0, ...) uses JDOM_DEFAULT_MAX_DEPTH.  Depth counts every
  *    value as jansson does: a scalar inside max_depth arrays is too deep.
  *  - Inputs of UINT32_MAX bytes or more are -IZA_ETOOBIG whatever max_bytes.
+ *  - NULL p or out (or NULL buf with len > 0) is -IZA_EUSAGE.  err may be
+ *    NULL; it is written only on failure, *out only on success.
  *  - Empty or whitespace-only input, and input ending inside a value, give
  *    -IZA_ETRUNCATED; invalid UTF-8 anywhere gives -IZA_EUTF8.
  *  - Like jansson, one NUL byte directly after a number or a literal is

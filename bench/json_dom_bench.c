@@ -9,9 +9,14 @@
  *   cc -std=c11 -O2 -g -D_POSIX_C_SOURCE=200809L -Icommon -Iadapters \
  *      bench/json_dom_bench.c build-json/libizacore.a -ljansson \
  *      -o /tmp/json_dom_bench
- *   for i in $(seq 95); do cat ../shared/data/fhir-bulk-synthea-10/*.ndjson; \
- *      done > /tmp/fhir-200mb.ndjson
- *   /tmp/json_dom_bench /tmp/fhir-200mb.ndjson [repeats]
+ *   for i in $(seq 95); do cat
+ * ../shared/data/fhir-bulk-synthea-10/[A-Z]*.ndjson; \ done >
+ * /tmp/fhir-200mb.ndjson /tmp/json_dom_bench /tmp/fhir-200mb.ndjson [repeats]
+ *
+ * With a third argument "whole" the file is parsed as one document (e.g. a
+ * pretty-printed Bundle), 20 times per repeat:
+ *
+ *   /tmp/json_dom_bench ../shared/data/fhir-bundles-synthea/X.json 5 whole
  *
  * It reads the whole file into memory first, so only parsing is timed, and
  * reports MB/s (10^6 bytes of line text per second, best of the repeats) for
@@ -60,15 +65,18 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* Parse every line with jdom (which = 0) or jansson (which = 1); returns the
- * number of line bytes parsed, 0 on the first failure. */
-static size_t run(const char *buf, size_t len, int which, struct jdom_parser *p)
+/* Parse every line (or the whole buffer 20 times) with jdom (which = 0) or
+ * jansson (which = 1); returns the number of line bytes parsed, 0 on the first
+ * failure. */
+static size_t run(const char *buf, size_t len, int which, struct jdom_parser *p,
+		  int whole)
 {
 	const char *q = buf, *e = buf + len, *nl;
 	size_t total = 0;
+	int rounds = whole ? 20 : 1;
 
 	while (q < e) {
-		nl = memchr(q, '\n', (size_t)(e - q));
+		nl = whole ? e : memchr(q, '\n', (size_t)(e - q));
 		if (!nl)
 			nl = e;
 		if (nl > q) {
@@ -96,6 +104,8 @@ static size_t run(const char *buf, size_t len, int which, struct jdom_parser *p)
 			total += (size_t)(nl - q);
 		}
 		q = nl + 1;
+		if (q >= e && --rounds > 0)
+			q = buf;
 	}
 	return total;
 }
@@ -107,10 +117,12 @@ int main(int argc, char **argv)
 	double best[2] = {1e30, 1e30}, t;
 	int reps = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 3;
 	char *buf;
+	int whole = argc > 3 && strcmp(argv[3], "whole") == 0;
 	int i, w;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s file.ndjson [repeats]\n", argv[0]);
+		fprintf(stderr, "usage: %s file.ndjson [repeats [whole]]\n",
+			argv[0]);
 		return 2;
 	}
 	buf = slurp(argv[1], &len);
@@ -122,7 +134,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < reps; i++) {
 		for (w = 0; w < 2; w++) {
 			t = now();
-			bytes = run(buf, len, w, p);
+			bytes = run(buf, len, w, p, whole);
 			t = now() - t;
 			if (!bytes)
 				return 1;
@@ -130,7 +142,8 @@ int main(int argc, char **argv)
 				best[w] = t;
 		}
 	}
-	printf("input: %zu bytes of NDJSON lines\n", bytes);
+	printf("input: %zu bytes of %s\n", bytes,
+	       whole ? "whole documents" : "NDJSON lines");
 	printf("jdom:    %8.1f MB/s\n", (double)bytes / best[0] / 1e6);
 	printf("jansson: %8.1f MB/s\n", (double)bytes / best[1] / 1e6);
 	printf("ratio:   %8.2fx\n", best[1] / best[0]);
