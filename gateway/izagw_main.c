@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,21 @@ static int load_mapping(struct gw *g)
 	return rc;
 }
 
+static bool valid_source(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n >= IZA_SOURCE_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '.' ||
+		      s[i] == '-' || s[i] == '_'))
+			return false;
+	return true;
+}
+
 static int cmd_ingest(struct gw *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -255,10 +271,11 @@ static int cmd_ingest(struct gw *g, int argc, char **argv)
 			format);
 		return -IZA_EUSAGE;
 	}
-	if (strlen(source) >= IZA_SOURCE_MAX) {
+	if (!valid_source(source)) {
 		fprintf(stderr,
-			"izagw ingest: --source longer than %d "
-			"characters\n",
+			"izagw ingest: --source must be 1 to %d letters, "
+			"digits, '.', '-' or '_' (an AGB code such as "
+			"06010713)\n",
 			IZA_SOURCE_MAX - 1);
 		return -IZA_EUSAGE;
 	}

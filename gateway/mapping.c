@@ -979,8 +979,11 @@ static int map_patient(struct mapper *mp, const struct rmap *r,
 	if (rc == 0)
 		rc = pseudo_person(mp->ps, bsn, bsn ? strlen(bsn) : 0, source,
 				   id, strlen(id), p->pseudonym, &used_bsn);
-	if (rc)
+	if (rc == -IZA_ENOMEM || rc == -IZA_ECRYPTO)
 		return rc;
+	if (rc)
+		return quarantine(out, QR_BAD_VALUE, why, "id",
+				  "unusable patient id");
 	p->has_bsn = used_bsn;
 	p->pc4 = pc ? postcode_pc4(pc, strlen(pc)) : 0;
 	out->in_region = -1;
@@ -1009,6 +1012,7 @@ static int map_encounter(struct mapper *mp, const struct rmap *r,
 	const char *channel = NULL, *urg, *sector = NULL;
 	char pid[IZA_ID_MAX];
 	uint8_t pkey[IZA_HASH_LEN];
+	struct canon_event tmpl;
 	int64_t start = known_time(mp, r, K_START),
 		end = known_time(mp, r, K_END);
 	size_t i, k;
@@ -1026,8 +1030,11 @@ static int map_encounter(struct mapper *mp, const struct rmap *r,
 		return quarantine(out, QR_BAD_DATE, why, "end",
 				  "end lies before start");
 	rc = pseudo_patient_key(mp->ps, source, pid, (size_t)plen, pkey);
-	if (rc)
+	if (rc == -IZA_ENOMEM || rc == -IZA_ECRYPTO)
 		return rc;
+	if (rc)
+		return quarantine(out, QR_BAD_VALUE, why, "patient",
+				  "unusable patient reference");
 	if (provider)
 		sector = refdata_sector_of_agb(mp->rd, provider);
 	if (!sector)
@@ -1038,6 +1045,30 @@ static int map_encounter(struct mapper *mp, const struct rmap *r,
 			channel = r->channels[i].channel;
 			break;
 		}
+	/* the fields every event of this encounter shares */
+	memset(&tmpl, 0, sizeof(tmpl));
+	copy_code(tmpl.source, sizeof(tmpl.source), source);
+	copy_code(tmpl.source_id, sizeof(tmpl.source_id), id);
+	memcpy(tmpl.patient_key, pkey, sizeof(pkey));
+	copy_code(tmpl.channel, sizeof(tmpl.channel),
+		  channel ? channel : "in_person");
+	copy_code(tmpl.status, sizeof(tmpl.status), known(mp, r, K_STATUS));
+	copy_code(tmpl.provider, sizeof(tmpl.provider), provider);
+	copy_code(tmpl.sector, sizeof(tmpl.sector), mp->sector);
+	tmpl.start = start;
+	tmpl.end = end;
+	tmpl.last_updated = known_time(mp, r, K_LAST_UPDATED);
+	tmpl.version = parse_version(known(mp, r, K_VERSION));
+	urg = known(mp, r, K_URGENCY);
+	tmpl.urgency =
+	    (urg && urg[0] == 'U' && urg[1] >= '0' && urg[1] <= '5' && !urg[2])
+		? urg[1] - '0'
+		: -1;
+	copy_code(tmpl.disposition, sizeof(tmpl.disposition),
+		  known(mp, r, K_DISPOSITION));
+	/* with no event, events[0] still identifies the encounter for the
+	 * store (store_put_encounter with n == 0) */
+	out->events[0] = tmpl;
 	out->nevents = 0;
 	for (i = 0; i < r->nrules; i++) {
 		const struct rule *ru = &r->rules[i];
@@ -1052,30 +1083,12 @@ static int map_encounter(struct mapper *mp, const struct rmap *r,
 		if (seen || out->nevents == MAP_MAX_EVENTS)
 			continue;
 		ev = &out->events[out->nevents++];
-		memset(ev, 0, sizeof(*ev));
-		copy_code(ev->source, sizeof(ev->source), source);
-		copy_code(ev->source_id, sizeof(ev->source_id), id);
-		memcpy(ev->patient_key, pkey, sizeof(pkey));
+		*ev = tmpl;
 		copy_code(ev->type, sizeof(ev->type), ru->type);
-		copy_code(ev->channel, sizeof(ev->channel),
-			  ru->channel ? ru->channel
-				      : (channel ? channel : "in_person"));
-		copy_code(ev->status, sizeof(ev->status),
-			  known(mp, r, K_STATUS));
-		copy_code(ev->provider, sizeof(ev->provider), provider);
-		copy_code(ev->sector, sizeof(ev->sector), mp->sector);
+		if (ru->channel)
+			copy_code(ev->channel, sizeof(ev->channel),
+				  ru->channel);
 		copy_code(ev->rule, sizeof(ev->rule), ru->id);
-		ev->start = start;
-		ev->end = end;
-		ev->last_updated = known_time(mp, r, K_LAST_UPDATED);
-		ev->version = parse_version(known(mp, r, K_VERSION));
-		urg = known(mp, r, K_URGENCY);
-		ev->urgency = (urg && urg[0] == 'U' && urg[1] >= '0' &&
-			       urg[1] <= '5' && !urg[2])
-				  ? urg[1] - '0'
-				  : -1;
-		copy_code(ev->disposition, sizeof(ev->disposition),
-			  known(mp, r, K_DISPOSITION));
 	}
 	out->outcome = MAP_ENCOUNTER;
 	return 0;

@@ -25,7 +25,7 @@
 struct fx {
 	struct kpi_def defs[4];
 	struct kpi_set ks;
-	struct kpi_stratum strata[2];
+	struct kpi_stratum strata[3];
 	struct kpi_value vals[4];
 	struct kpi_results r;
 	struct report_meta meta;
@@ -83,11 +83,15 @@ static void fx_init(struct fx *fx)
 	snprintf(fx->strata[1].stratifier, 24, "age_band");
 	snprintf(fx->strata[1].value, 24, "18-64");
 	fx->strata[1].cell = cell(150, false, 0, 100, 0, 150.0);
+	/* a second small stratum, so 18-64 needs no secondary suppression */
+	snprintf(fx->strata[2].stratifier, 24, "age_band");
+	snprintf(fx->strata[2].value, 24, "unknown");
+	fx->strata[2].cell = cell(3, false, 0, 2, 0, 3.0);
 
 	fx->vals[0].def = &fx->defs[1];
 	fx->vals[0].cell = cell(1234, false, 0, 800, 0, 1234.0);
 	fx->vals[0].strata = fx->strata;
-	fx->vals[0].nstrata = 2;
+	fx->vals[0].nstrata = 3;
 	fx->vals[1].def = &fx->defs[2];
 	fx->vals[1].cell = cell(300, true, 1000, 250, 600, 0.3);
 	fx->vals[2].def = &fx->defs[0];
@@ -299,7 +303,7 @@ START_TEST(count_report)
 	ck_assert_str_eq(
 	    sget(json_array_get(json_object_get(sf, "code"), 0), "text"),
 	    "age_band");
-	ck_assert_int_eq(json_array_size(json_object_get(sf, "stratum")), 2);
+	ck_assert_int_eq(json_array_size(json_object_get(sf, "stratum")), 3);
 	st = json_array_get(json_object_get(sf, "stratum"), 0);
 	ck_assert_str_eq(sget(json_object_get(st, "value"), "text"), "0-17");
 	assert_masked(st);
@@ -645,7 +649,10 @@ static const char *const EXPECTED_JSON =
     "\"stratum\":\"0-17\",\"suppressed\":true,\"value\":null},"
     "{\"denominator\":null,\"numerator\":150,\"reason\":null,"
     "\"stratifier\":\"age_band\",\"stratum\":\"18-64\","
-    "\"suppressed\":false,\"value\":150}],"
+    "\"suppressed\":false,\"value\":150},"
+    "{\"denominator\":null,\"numerator\":null,"
+    "\"reason\":\"fewer than k=10 persons\",\"stratifier\":\"age_band\","
+    "\"stratum\":\"unknown\",\"suppressed\":true,\"value\":null}],"
     "\"suppressed\":false,\"value\":1234},"
     "{\"denominator\":1000,\"id\":\"digital-share\",\"numerator\":300,"
     "\"reason\":null,\"suppressed\":false,\"value\":0.3},"
@@ -773,7 +780,7 @@ START_TEST(table_layout)
 	ck_assert_ptr_null(strstr(s, "4321"));
 	for (i = 0; s[i]; i++)
 		nl += s[i] == '\n';
-	ck_assert_int_eq(nl, 8); /* title, blank, header, 3 KPIs, 2 strata */
+	ck_assert_int_eq(nl, 9); /* title, blank, header, 3 KPIs, 3 strata */
 
 	/* numbers are right-aligned: every numerator ends under the end of
 	 * the header's "numerator" */
