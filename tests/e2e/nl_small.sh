@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end on the hand-made Dutch fixture tests/data/nl-small (see its
 # README): every expected value below is worked out on paper from the files.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 fx="$IZA_SOURCE_DIR/tests/data/nl-small"
 cfg='{"k": 1, "test_mode": true, "baseline_year": 2024}'
 d="$E2E_TMP/gw"

@@ -5,7 +5,7 @@
 # same files; order independence; idempotent re-ingest.
 # Synthea patients have US addresses, so residence is unknown: the test
 # configuration counts unknown residence and lowers k (test mode only).
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 data="$IZA_SHARED_DATA/fhir-bulk-synthea-10"
 cfg='{"k": 1, "test_mode": true, "count_unknown_residence": true}'
 
