@@ -17,7 +17,7 @@ echo "== izagw init =="
 $izagw init --region ZK02
 echo "== izagw ingest (hospital, then GP) =="
 $izagw ingest --source 06010713 export/hospital/Patient.ndjson export/hospital/Encounter.ndjson
-$izagw ingest --source 01012345 export/gp/Patient.ndjson export/gp/Encounter.ndjson
+$izagw ingest --source 01058123 export/gp/Patient.ndjson export/gp/Encounter.ndjson
 echo "== izagw kpis --period 2025-Q1 =="
 $izagw kpis --period 2025-Q1
 $izagw report --period 2025-Q1 --out report-2025-Q1.json
