@@ -598,7 +598,8 @@ struct gen {
 	    years[MAX_YEARS + 1];
 	uint64_t mark_m[3][MAX_MONTHS], mark_q[3][MAX_QUARTERS],
 	    mark_y[3][MAX_YEARS + 1];
-	uint64_t now; /* index of the person being generated */
+	uint64_t now;	    /* index of the person being generated */
+	int refdata_failed; /* for the --mappings hint */
 	long persons_gp_only, persons_hosp_only, persons_both, hosp_dup_records;
 	struct enc ebuf[MAX_ENC_PER_SOURCE];
 };
@@ -1536,8 +1537,10 @@ static int load_region(struct gen *g, struct iza_error *err)
 		return iza_error_set(err, -IZA_ETOOBIG, NULL, 0, "--mappings",
 				     "path too long");
 	rc = refdata_load(dir, &rd, err);
-	if (rc)
+	if (rc) {
+		g->refdata_failed = 1;
 		return rc;
+	}
 	if (!refdata_region_name(rd, g->o.region)) {
 		rc = iza_error_set(err, -IZA_ENOTFOUND, dir, 0, "--region",
 				   "unknown zorgkantoorregio %s", g->o.region);
@@ -2187,6 +2190,12 @@ out:
 			iza_error_set(&err, rc, NULL, 0, NULL, "failed");
 		fprintf(stderr, "izagen: %s\n",
 			iza_error_format(&err, msg, sizeof(msg)));
+		if (g->refdata_failed)
+			fprintf(stderr,
+				"izagen: the region tables are read from "
+				"%s/regions; pass --mappings DIR (the "
+				"repository's mappings folder)\n",
+				g->o.mappings);
 	}
 	gen_free(g);
 	return rc ? 1 : 0;

@@ -266,4 +266,35 @@ jq -e '.months as $m
 	"$T/m/truth.json" >/dev/null ||
 	fail "model: digital growth, winter peak or quarter distinctness off"
 ok "EMER lines per month match truth; digital share grows; winter peak"
+# --- optional: the gateway reproduces truth.json ----------------------------
+# Only when ctest passes IZAGW; test mode with k = 1 so no cell is suppressed.
+if [ -n "${IZAGW:-}" ] && [ -x "$IZAGW" ]; then
+	G="$T/gw"
+	mkdir -p "$G"
+	echo '{"k": 1, "test_mode": true}' >"$G/config.json"
+	gwr() { (cd "$G" && "$IZAGW" --config config.json "$@"); }
+	gwr init --region "$REGION" >/dev/null
+	# exit 5: ingest finished with quarantined (the declared bad) lines
+	gwr ingest --source 06010713 "$T/m/hospital/Patient.ndjson" \
+		"$T/m/hospital/Encounter.ndjson" >/dev/null || [ $? -eq 5 ] ||
+		fail "izagw ingest (hospital) failed"
+	gwr ingest --source 01058123 "$T/m/gp/Patient.ndjson" \
+		"$T/m/gp/Encounter.ndjson" >/dev/null || [ $? -eq 5 ] ||
+		fail "izagw ingest (gp) failed"
+	n=0
+	for p in $(jq -r '(.months, .quarters, .years) | keys[]' "$T/m/truth.json"); do
+		gwr kpis --period "$p" --format json >"$T/k.json"
+		got=$(jq -c '[(.kpis[] | select(.id == "er-visits") | .numerator),
+			(.kpis[] | select(.id == "er-patients") | .value),
+			(.kpis[] | select(.id == "digital-contact-share")
+				| .denominator, .numerator)]' "$T/k.json")
+		want=$(jq -c --arg p "$p" '(.months[$p] // .quarters[$p] // .years[$p])
+			| [.er_visits, .er_patients, .gp_contacts_total,
+			   .gp_contacts_digital]' "$T/m/truth.json")
+		[ "$got" = "$want" ] ||
+			fail "izagw kpis $p: got $got, truth.json says $want"
+		n=$((n + 1))
+	done
+	ok "izagw reproduces truth.json for $n periods (4000 persons)"
+fi
 echo "izagen e2e: all checks passed"
