@@ -143,13 +143,14 @@ static void put_digits(char *p, int v, int width)
 
 void format_utc(int64_t t, char out[21])
 {
-	int64_t days = floor_div(t, SECS_PER_DAY);
-	int sod = (int)(t - days * SECS_PER_DAY);
-	int y, m, d;
+	int64_t days;
+	int sod, y, m, d;
 
 	memcpy(out, "0000-00-00T00:00:00Z", 21);
 	if (t < utc_min() || t > utc_max())
-		return;
+		return; /* before the range check t * 86400 could overflow */
+	days = floor_div(t, SECS_PER_DAY);
+	sod = (int)(t - days * SECS_PER_DAY);
 	civil_from_days(days, &y, &m, &d);
 	put_digits(out, y, 4);
 	put_digits(out + 5, m, 2);
