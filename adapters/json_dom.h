@@ -36,7 +36,8 @@ enum jtype {
 };
 
 struct jval {
-	const char *key; /* member name (NUL-terminated) when inside an object */
+	const char
+	    *key; /* member name (NUL-terminated) when inside an object */
 	uint32_t keylen;
 	uint32_t type; /* enum jtype */
 	uint32_t len;  /* string/number byte length, or child count */

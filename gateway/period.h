@@ -35,10 +35,11 @@ enum period_kind { PERIOD_MONTH, PERIOD_QUARTER, PERIOD_YEAR };
 struct period {
 	enum period_kind kind;
 	int year;
-	int index;          /* month 1..12, quarter 1..4, 0 for a year */
-	int64_t start;      /* UTC instant of local 00:00 on the first day */
-	int64_t end;        /* UTC instant of local 00:00 after the last day (exclusive) */
-	char label[12];     /* "2025-Q1", "2025-03", "2025" */
+	int index;     /* month 1..12, quarter 1..4, 0 for a year */
+	int64_t start; /* UTC instant of local 00:00 on the first day */
+	int64_t
+	    end; /* UTC instant of local 00:00 after the last day (exclusive) */
+	char label[12];	    /* "2025-Q1", "2025-03", "2025" */
 	char first_day[11]; /* "YYYY-MM-DD" */
 	char last_day[11];  /* "YYYY-MM-DD" inclusive */
 };
@@ -47,7 +48,8 @@ struct period {
 int period_parse(const char *s, struct period *out, struct iza_error *err);
 /* Build from kind/year/index. */
 int period_make(enum period_kind kind, int year, int index, struct period *out);
-/* The months (as periods) that make up p, in order; returns count (1, 3, 12). */
+/* The months (as periods) that make up p, in order; returns count (1, 3, 12).
+ */
 int period_months(const struct period *p, struct period out[12]);
 
 /* Days since 1970-01-01 of a civil date, and back. */
