@@ -23,7 +23,7 @@ int jutil_load_file(const char *path, json_t **out, struct iza_error *err)
 				     JUTIL_MAX_FILE);
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return iza_error_set(err, -IZA_EPARSE, path, jerr.line, NULL,
+		return iza_error_set(err, -IZA_ECONFIG, path, jerr.line, NULL,
 				     "%s", jerr.text);
 	*out = root;
 	return 0;

@@ -12,7 +12,8 @@
 #include "iza_error.h"
 
 /* Load a JSON file (max 16 MiB, duplicate keys rejected). *out is a new
- * reference owned by the caller. */
+ * reference owned by the caller. A missing file is -IZA_ENOTFOUND; a file
+ * that is not valid JSON is a configuration error, -IZA_ECONFIG. */
 int jutil_load_file(const char *path, json_t **out, struct iza_error *err);
 
 /* Fail with -IZA_EMAPPING (code) if obj has a member not in allowed

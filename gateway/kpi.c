@@ -11,6 +11,7 @@
 
 #include "json_util.h"
 #include "keyset.h"
+#include "mapping.h"
 #include "refdata.h"
 #include "store.h"
 
@@ -269,6 +270,51 @@ out:
 	return rc;
 }
 
+static int check_list(const char *file, const char *id, const char *what,
+		      char *const *list, const struct vocabulary *voc,
+		      const char *kind, struct iza_error *err)
+{
+	size_t i;
+
+	for (i = 0; list && list[i]; i++)
+		if (!vocabulary_has(voc, kind, list[i]))
+			return iza_error_set(err, KE, file, 0, id,
+					     "%s \"%.40s\" is not in the "
+					     "vocabulary's %s",
+					     what, list[i], kind);
+	return 0;
+}
+
+int kpi_set_check_vocabulary(const struct kpi_set *ks, const char *file,
+			     const struct vocabulary *voc,
+			     struct iza_error *err)
+{
+	size_t i;
+	int rc;
+
+	rc = check_list(file, "counted_statuses", "status",
+			ks->counted_statuses, voc, "statuses", err);
+	for (i = 0; rc == 0 && i < ks->n; i++) {
+		const struct kpi_def *d = &ks->defs[i];
+		const struct kpi_select *sel[2] = {&d->select, &d->numerator};
+		size_t k;
+
+		for (k = 0; rc == 0 && k < 2; k++) {
+			rc = check_list(file, d->id, "type", sel[k]->type, voc,
+					"types", err);
+			if (rc == 0)
+				rc = check_list(file, d->id, "channel",
+						sel[k]->channel, voc,
+						"channels", err);
+			if (rc == 0)
+				rc = check_list(file, d->id, "sector",
+						sel[k]->sector, voc, "sectors",
+						err);
+		}
+	}
+	return rc;
+}
+
 /* ---- computation ------------------------------------------------------ */
 
 struct tally {
@@ -321,6 +367,9 @@ static bool selected(const struct kpi_select *s, const struct event_row *row)
 	       select_has(s->channel, row->channel) &&
 	       select_has(s->sector, row->sector);
 }
+
+static const char *const age_bands[] = {"0-17", "18-64", "65+", "unknown",
+					NULL};
 
 /* Age reached in the calendar year of the event, banded. */
 static const char *age_band(const struct event_row *row)
@@ -468,13 +517,11 @@ static void fill_cell(const struct kpi_def *d, const struct tally *t,
 		cell->denominator = t->count;
 		cell->persons = (int64_t)t->num_persons.n;
 		cell->rest_persons = (int64_t)t->rest_persons.n;
-		if (t->count > 0) {
-			cell->has_value = true;
-			cell->value = (double)t->num / (double)t->count;
-		} else {
-			snprintf(cell->reason, sizeof(cell->reason),
-				 "no contacts in the denominator");
-		}
+		/* an empty denominator is a zero cell: disclosure control
+		 * suppresses it like any other small cell */
+		cell->has_value = true;
+		cell->value =
+		    t->count > 0 ? (double)t->num / (double)t->count : 0.0;
 		break;
 	case KPI_AVOIDED:
 		break;
@@ -488,6 +535,7 @@ static int compute_tally(const struct kpi_set *ks, const struct kpi_def *d,
 			 struct iza_error *err)
 {
 	struct event_filter f;
+	size_t i, j;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -499,6 +547,13 @@ static int compute_tally(const struct kpi_set *ks, const struct kpi_def *d,
 	c->strata = calloc(KPI_MAX_STRATA, sizeof(*c->strata));
 	if (!c->strata)
 		return -IZA_ENOMEM;
+	/* every age band is reported, even when empty: an absent stratum
+	 * would disclose a zero that disclosure control must suppress */
+	for (i = 0; d->stratifiers[i]; i++)
+		if (strcmp(d->stratifiers[i], "age_band") == 0)
+			for (j = 0; age_bands[j]; j++)
+				if (!stratum(c, "age_band", age_bands[j]))
+					return -IZA_ETOOBIG;
 	memset(&f, 0, sizeof(f));
 	f.from = p->start;
 	f.to = p->end;

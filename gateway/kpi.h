@@ -64,6 +64,14 @@ int kpi_set_load(const char *path, struct kpi_set **out, struct iza_error *err);
 void kpi_set_free(struct kpi_set *ks); /* accepts NULL */
 const struct kpi_def *kpi_set_find(const struct kpi_set *ks, const char *id);
 
+struct vocabulary;
+/* Every status, type, channel and sector the definitions name must be in
+ * the canonical vocabulary (a typo would otherwise silently count zero).
+ * file: used in the error. */
+int kpi_set_check_vocabulary(const struct kpi_set *ks, const char *file,
+			     const struct vocabulary *voc,
+			     struct iza_error *err);
+
 /* One computed cell, before (and after) disclosure control. */
 struct kpi_cell {
 	bool has_value; /* false when not computable (e.g. no baseline) */
