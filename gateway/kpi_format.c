@@ -126,11 +126,19 @@ static void note_text(enum kpi_kind kind, const struct kpi_cell *c, char *buf,
 	else if (!c->has_value)
 		snprintf(buf, size, "%s",
 			 c->reason[0] ? c->reason : "not computable");
+	else if (kind == KPI_AVOIDED && c->baseline_year > 0 &&
+		 c->pop_period_year_used > 0 &&
+		 c->pop_period_year_used != c->pop_baseline_year_used)
+		snprintf(buf, size,
+			 "numerator observed, denominator expected; baseline "
+			 "%d; populations of %d and %d",
+			 c->baseline_year, c->pop_period_year_used,
+			 c->pop_baseline_year_used);
 	else if (kind == KPI_AVOIDED && c->baseline_year > 0)
 		snprintf(buf, size,
-			 "numerator observed, denominator "
-			 "expected; baseline %d",
-			 c->baseline_year);
+			 "numerator observed, denominator expected; baseline "
+			 "%d; population of %d for both years",
+			 c->baseline_year, c->pop_baseline_year_used);
 	else
 		buf[0] = '\0';
 }
