@@ -121,6 +121,26 @@ static json_t *str_or_null(const char *s)
 	return s && s[0] ? json_string(s) : json_null();
 }
 
+/* res.group = [*group]; takes *group in every case (sets it NULL). */
+static int put_single_group(json_t *res, json_t **group)
+{
+	json_t *groups = json_array();
+	int rc;
+
+	if (!groups) {
+		json_decref(*group);
+		*group = NULL;
+		return -IZA_ENOMEM;
+	}
+	rc = push(groups, *group);
+	*group = NULL;
+	if (rc) {
+		json_decref(groups);
+		return rc;
+	}
+	return put(res, "group", groups);
+}
+
 #define TRY(expr)                                                              \
 	do {                                                                   \
 		rc = (expr);                                                   \
@@ -379,8 +399,8 @@ static int build_measure(const struct kpi_def *d,
 			 const struct report_meta *meta, const char *version,
 			 json_t **out)
 {
-	json_t *m = json_object(), *group = NULL, *groups = NULL, *pops = NULL,
-	       *strs = NULL, *p = NULL, *crit = NULL;
+	json_t *m = json_object(), *group = NULL, *pops = NULL, *strs = NULL,
+	       *p = NULL, *crit = NULL;
 	const struct pop_spec *ps;
 	char url[REPORT_TEXT_MAX], name[FHIR_ID_MAX + 8], expr[256];
 	size_t np, i;
@@ -462,18 +482,7 @@ static int build_measure(const struct kpi_def *d,
 		if (rc)
 			goto out;
 	}
-	rc = -IZA_ENOMEM;
-	groups = json_array();
-	if (!groups)
-		goto out;
-	rc = push(groups, group);
-	group = NULL;
-	if (rc)
-		goto out;
-	rc = put(m, "group", groups);
-	groups = NULL;
-	if (rc)
-		goto out;
+	TRY(put_single_group(m, &group));
 	*out = m;
 	m = NULL;
 out:
@@ -482,7 +491,6 @@ out:
 	json_decref(strs);
 	json_decref(pops);
 	json_decref(group);
-	json_decref(groups);
 	json_decref(m);
 	return rc;
 }
@@ -724,7 +732,7 @@ static int build_report(const struct kpi_value *v, const struct kpi_results *r,
 {
 	const struct kpi_def *d = v->def;
 	json_t *mr = json_object(), *rep = NULL, *ident = NULL, *per = NULL,
-	       *group = NULL, *groups = NULL, *sfs = NULL;
+	       *group = NULL, *sfs = NULL;
 	char url[REPORT_TEXT_MAX], canon[REPORT_TEXT_MAX + 64];
 	int rc = -IZA_ENOMEM, n;
 
@@ -790,23 +798,11 @@ static int build_report(const struct kpi_value *v, const struct kpi_results *r,
 		if (rc)
 			goto out;
 	}
-	rc = -IZA_ENOMEM;
-	groups = json_array();
-	if (!groups)
-		goto out;
-	rc = push(groups, group);
-	group = NULL;
-	if (rc)
-		goto out;
-	rc = put(mr, "group", groups);
-	groups = NULL;
-	if (rc)
-		goto out;
+	TRY(put_single_group(mr, &group));
 	*out = mr;
 	mr = NULL;
 out:
 	json_decref(sfs);
-	json_decref(groups);
 	json_decref(group);
 	json_decref(per);
 	json_decref(ident);
