@@ -859,7 +859,7 @@ static int extract(struct mapper *mp, const struct rmap *r,
 
 			if (!t)
 				continue;
-			if (strlen(t) > MAP_MAX_VALUE) {
+			if (strnlen(t, MAP_MAX_VALUE + 1) > MAP_MAX_VALUE) {
 				quarantine(out, QR_BAD_VALUE, why, f->name,
 					   "value longer than 1024 bytes");
 				return 1;
@@ -958,9 +958,14 @@ static int64_t parse_version(const char *s)
 	return (*end == '\0' && v >= 0) ? (int64_t)v : -1;
 }
 
+/* What snprintf(dst, size, "%s", src) does (truncate, terminate), without
+ * the format machinery: this runs a dozen times per record. */
 static void copy_code(char *dst, size_t size, const char *src)
 {
-	snprintf(dst, size, "%s", src ? src : "");
+	size_t n = src ? strnlen(src, size - 1) : 0;
+
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
 }
 
 static int map_patient(struct mapper *mp, const struct rmap *r,

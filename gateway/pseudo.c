@@ -177,8 +177,7 @@ bool bsn_normalise(const char *in, size_t len, char out[10])
 static int scoped_label(char *buf, size_t size, const char *prefix,
 			const char *source)
 {
-	size_t sl;
-	int n;
+	size_t sl, pl;
 
 	if (!source || !source[0])
 		return -IZA_EMISSING;
@@ -187,9 +186,13 @@ static int scoped_label(char *buf, size_t size, const char *prefix,
 		return -IZA_ETOOBIG;
 	if (memchr(source, '|', sl))
 		return -IZA_EINVALID;
-	n = snprintf(buf, size, "%s%s|", prefix, source);
-	if (n < 0 || (size_t)n >= size)
+	pl = strlen(prefix);
+	if (pl + sl + 2 > size)
 		return -IZA_ETOOBIG;
+	memcpy(buf, prefix, pl);
+	memcpy(buf + pl, source, sl);
+	buf[pl + sl] = '|';
+	buf[pl + sl + 1] = '\0';
 	return 0;
 }
 
