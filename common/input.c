@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define INPUT_CHUNK (1 << 20)
@@ -236,6 +237,15 @@ int input_slurp(struct input *in, size_t max, char **buf, size_t *len,
 uint64_t input_bytes(const struct input *in)
 {
 	return in->bytes;
+}
+
+int64_t input_file_size(const struct input *in)
+{
+	struct stat sb;
+
+	if (fstat(in->fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return -1;
+	return (int64_t)sb.st_size;
 }
 
 void input_sha256_hex(struct input *in, char out[65])

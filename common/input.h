@@ -39,6 +39,9 @@ int input_slurp(struct input *in, size_t max, char **buf, size_t *len,
 size_t input_peek(struct input *in, const char **head, size_t n);
 
 uint64_t input_bytes(const struct input *in);
+/* Size of the underlying file when it is a regular file, else -1 (pipes,
+ * terminals, stdin from a pipe). */
+int64_t input_file_size(const struct input *in);
 /* SHA-256 of all bytes consumed so far, lowercase hex. */
 void input_sha256_hex(struct input *in, char out[65]);
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,7 +14,10 @@
 #include <unistd.h>
 
 #include "mapping.h"
+#include "pseudo.h"
 #include "store.h"
+
+struct pipe;
 
 struct run {
 	const struct ingest_config *cfg;
@@ -25,6 +29,7 @@ struct run {
 	time_t last_progress;
 	struct input *in;
 	struct iza_error *err;
+	struct pipe *pipe; /* the worker's run in a two-thread ingest */
 };
 
 static void progress(struct run *r, bool final)
@@ -135,12 +140,12 @@ static void count_put(struct ingest_summary *s, enum put_result pr,
 	}
 }
 
-static int on_resource(void *ctx, const struct jval *res, long line, long entry)
+/* Map one resource.  Returns 1 when out must go to the store, 0 when the
+ * record is done with (skipped or quarantined), or a negative error. */
+static int map_one(struct run *r, const struct jval *res, long line, long entry,
+		   struct map_result *m)
 {
-	struct run *r = ctx;
-	struct map_result *m = &r->res;
 	struct iza_error why;
-	enum put_result pr;
 	int rc;
 
 	r->sum->records++;
@@ -161,33 +166,298 @@ static int on_resource(void *ctx, const struct jval *res, long line, long entry)
 		return keep_quarantined(r, line, entry, m->reason, &why, NULL,
 					0);
 	case MAP_PATIENT:
-		rc = store_put_patient(r->cfg->store, &m->patient, &pr, r->err);
+	case MAP_ENCOUNTER:
+		return 1;
+	}
+	return 0;
+}
+
+/* Store one mapped record and count what the store did with it. */
+static int store_one(const struct ingest_config *cfg, struct ingest_summary *s,
+		     const struct map_result *m, struct iza_error *err)
+{
+	enum put_result pr;
+	int rc;
+
+	if (m->outcome == MAP_PATIENT) {
+		rc = store_put_patient(cfg->store, &m->patient, &pr, err);
 		if (rc)
 			return rc;
 		if (pr == PUT_INSERTED || pr == PUT_UPDATED)
-			r->sum->patients++;
+			s->patients++;
 		if (pr == PUT_UPDATED)
-			r->sum->updated++;
+			s->updated++;
 		else if (pr == PUT_DUPLICATE)
-			r->sum->duplicates++;
+			s->duplicates++;
 		else if (pr == PUT_STALE)
-			r->sum->stale++;
+			s->stale++;
 		if (m->in_region == 0)
-			r->sum->patients_outside++;
+			s->patients_outside++;
 		else if (m->in_region < 0)
-			r->sum->patients_unknown++;
-		return 0;
-	case MAP_ENCOUNTER:
-		rc = store_put_encounter(r->cfg->store, m->events, m->nevents,
-					 &pr, r->err);
-		if (rc)
-			return rc;
-		if (m->nevents == 0)
-			r->sum->excluded_class++;
-		count_put(r->sum, pr, m->nevents);
+			s->patients_unknown++;
 		return 0;
 	}
+	rc = store_put_encounter(cfg->store, m->events, m->nevents, &pr, err);
+	if (rc)
+		return rc;
+	if (m->nevents == 0)
+		s->excluded_class++;
+	count_put(s, pr, m->nevents);
 	return 0;
+}
+
+static int on_resource(void *ctx, const struct jval *res, long line, long entry)
+{
+	struct run *r = ctx;
+	int rc = map_one(r, res, line, entry, &r->res);
+
+	if (rc <= 0)
+		return rc;
+	return store_one(r->cfg, r->sum, &r->res, r->err);
+}
+
+/* ---- two threads: a worker reads, parses and maps; the caller stores ----
+ *
+ * The worker fills batches of mapped records in input order and hands them
+ * over through a ring of PIPE_SLOTS batches; the storing thread takes them in
+ * the same order, so the store sees exactly the sequence of puts of a
+ * single-threaded run.  Everything that does not reach the store (skipped
+ * types, quarantine records and their file, the record count, progress) is
+ * done by the worker alone, also in input order; the two threads' counts are
+ * added at the end.  Memory is bounded by the ring (PIPE_SLOTS * PIPE_BATCH
+ * records) and the worker's parser (the line cap), whatever the input size.
+ */
+#define PIPE_SLOTS     6
+#define PIPE_BATCH     128
+#define PIPE_CANCELLED 1 /* positive: the adapter stops without an error */
+
+struct pipe_batch {
+	size_t n;
+	struct map_result res[PIPE_BATCH];
+};
+
+struct pipe {
+	pthread_mutex_t mu;
+	pthread_cond_t filled, emptied;
+	struct pipe_batch *slots;
+	size_t head;  /* oldest published batch */
+	size_t count; /* published, not yet stored */
+	bool done;    /* the worker has finished (its last batch published) */
+	bool stop;    /* the storing thread gave up: the worker must stop */
+	/* the worker's own */
+	struct pipe_batch *fill; /* batch being filled, slot head + count */
+	const struct adapter *ad;
+	struct run run;
+	struct ingest_summary sum;
+	struct iza_error err;
+	int rc;
+};
+
+/* Worker: the next free slot to fill (waits while the ring is full). */
+static int pipe_acquire(struct pipe *p)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->count == PIPE_SLOTS && !p->stop)
+		pthread_cond_wait(&p->emptied, &p->mu);
+	if (p->stop) {
+		rc = PIPE_CANCELLED;
+	} else {
+		p->fill = &p->slots[(p->head + p->count) % PIPE_SLOTS];
+		p->fill->n = 0;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+/* Worker: hand the filled batch to the storing thread. */
+static void pipe_publish(struct pipe *p)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->fill && p->fill->n > 0)
+		p->count++;
+	p->fill = NULL;
+	pthread_cond_signal(&p->filled);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static int on_resource_piped(void *ctx, const struct jval *res, long line,
+			     long entry)
+{
+	struct run *r = ctx;
+	struct pipe *p = r->pipe;
+	struct pipe_batch *b;
+	int rc;
+
+	if (!p->fill) {
+		rc = pipe_acquire(p);
+		if (rc)
+			return rc;
+	}
+	b = p->fill;
+	rc = map_one(r, res, line, entry, &b->res[b->n]);
+	if (rc <= 0)
+		return rc;
+	if (++b->n == PIPE_BATCH)
+		pipe_publish(p);
+	return 0;
+}
+
+static void *pipe_worker(void *arg)
+{
+	struct pipe *p = arg;
+	struct run *r = &p->run;
+	const struct adapter_sink sink = {
+	    .ctx = r, .resource = on_resource_piped, .bad = on_bad};
+	int rc;
+
+	rc = p->ad->run(r->in, &r->cfg->limits, &sink, &p->err);
+	if (rc == 0 && r->qfile && fflush(r->qfile) != 0)
+		rc = iza_error_set(&p->err, -IZA_EIO, r->cfg->quarantine_dir, 0,
+				   NULL, "cannot write quarantine file");
+	pipe_publish(p);
+	pthread_mutex_lock(&p->mu);
+	p->rc = rc;
+	p->done = true;
+	pthread_cond_signal(&p->filled);
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Storing thread: the oldest published batch, NULL when the worker is done
+ * and everything is stored. */
+static struct pipe_batch *pipe_take(struct pipe *p)
+{
+	struct pipe_batch *b = NULL;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->count == 0 && !p->done)
+		pthread_cond_wait(&p->filled, &p->mu);
+	if (p->count > 0)
+		b = &p->slots[p->head];
+	pthread_mutex_unlock(&p->mu);
+	return b;
+}
+
+static void pipe_release(struct pipe *p, bool stop)
+{
+	pthread_mutex_lock(&p->mu);
+	p->head = (p->head + 1) % PIPE_SLOTS;
+	p->count--;
+	if (stop)
+		p->stop = true;
+	pthread_cond_signal(&p->emptied);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/*
+ * Run the adapter on a worker thread and store here.  Returns 0, a negative
+ * error (err filled), or PIPE_CANCELLED when the worker could not be set up
+ * (nothing was read: the caller runs single-threaded).
+ */
+static int run_piped(struct run *r, const struct adapter *ad,
+		     struct iza_error *err)
+{
+	struct pseudo *ps = NULL;
+	struct pipe *p;
+	pthread_t tid;
+	bool inited = false, started = false;
+	int rc;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return PIPE_CANCELLED;
+	p->slots = calloc(PIPE_SLOTS, sizeof(*p->slots));
+	if (!p->slots) {
+		rc = PIPE_CANCELLED;
+		goto out;
+	}
+	rc = pseudo_clone(r->cfg->pseudo, &ps);
+	if (rc) {
+		rc = iza_error_set(err, rc, r->path, 0, NULL,
+				   "cannot set up pseudonymisation");
+		goto out;
+	}
+	p->ad = ad;
+	p->run = *r;
+	p->run.sum = &p->sum;
+	p->run.err = &p->err;
+	p->run.pipe = p;
+	p->run.mapper = NULL;
+	rc = mapper_new(r->cfg->mapping, ps, r->cfg->refdata, r->cfg->region,
+			r->cfg->today, &p->run.mapper);
+	if (rc)
+		goto out;
+	if (pthread_mutex_init(&p->mu, NULL) != 0) {
+		rc = PIPE_CANCELLED;
+		goto out;
+	}
+	if (pthread_cond_init(&p->filled, NULL) != 0) {
+		pthread_mutex_destroy(&p->mu);
+		rc = PIPE_CANCELLED;
+		goto out;
+	}
+	if (pthread_cond_init(&p->emptied, NULL) != 0) {
+		pthread_cond_destroy(&p->filled);
+		pthread_mutex_destroy(&p->mu);
+		rc = PIPE_CANCELLED;
+		goto out;
+	}
+	inited = true;
+	if (pthread_create(&tid, NULL, pipe_worker, p) != 0) {
+		rc = PIPE_CANCELLED;
+		goto out;
+	}
+	started = true;
+	rc = 0;
+	for (;;) {
+		struct pipe_batch *b = pipe_take(p);
+		size_t i;
+
+		if (!b)
+			break;
+		for (i = 0; i < b->n && rc == 0; i++)
+			rc = store_one(r->cfg, r->sum, &b->res[i], err);
+		pipe_release(p, rc != 0);
+		if (rc)
+			break;
+	}
+	pthread_join(tid, NULL);
+	/* the worker's state is ours again */
+	r->qfile = p->run.qfile;
+	r->last_progress = p->run.last_progress;
+	ingest_summary_add(r->sum, &p->sum);
+	if (rc == 0 && p->rc < 0) {
+		rc = p->rc;
+		if (err)
+			*err = p->err;
+	}
+out:
+	if (inited) {
+		pthread_cond_destroy(&p->emptied);
+		pthread_cond_destroy(&p->filled);
+		pthread_mutex_destroy(&p->mu);
+	}
+	if (!started && p->run.qfile)
+		fclose(p->run.qfile); /* never opened: the worker did not run */
+	mapper_free(p->run.mapper);
+	pseudo_free(ps);
+	free(p->slots);
+	free(p);
+	return rc;
+}
+
+static bool use_pipe(const struct ingest_config *cfg, struct input *in)
+{
+	int64_t size;
+
+	if (cfg->threads == 1)
+		return false;
+	if (cfg->threads >= 2)
+		return true;
+	size = input_file_size(in);
+	return size >= (int64_t)INGEST_PIPELINE_MIN;
 }
 
 static const struct adapter *choose(struct input *in, const char *path,
@@ -230,23 +500,24 @@ int ingest_file(const struct ingest_config *cfg, const char *path,
 				   "(use --format)");
 		goto out;
 	}
-	rc = mapper_new(cfg->mapping, cfg->pseudo, cfg->refdata, cfg->region,
-			cfg->today, &r.mapper);
-	if (rc)
-		goto out;
 	rc = store_batch_begin(cfg->store, err);
 	if (rc)
 		goto out;
-	{
+	rc = use_pipe(cfg, r.in) ? run_piped(&r, ad, err) : PIPE_CANCELLED;
+	if (rc == PIPE_CANCELLED) {
 		const struct adapter_sink sink = {
 		    .ctx = &r, .resource = on_resource, .bad = on_bad};
 
-		rc = ad->run(r.in, &cfg->limits, &sink, err);
+		rc = mapper_new(cfg->mapping, cfg->pseudo, cfg->refdata,
+				cfg->region, cfg->today, &r.mapper);
+		if (rc == 0)
+			rc = ad->run(r.in, &cfg->limits, &sink, err);
+		if (rc == 0 && r.qfile && fflush(r.qfile) != 0)
+			rc =
+			    iza_error_set(err, -IZA_EIO, cfg->quarantine_dir, 0,
+					  NULL, "cannot write quarantine file");
 	}
 	progress(&r, true);
-	if (rc == 0 && r.qfile && fflush(r.qfile) != 0)
-		rc = iza_error_set(err, -IZA_EIO, cfg->quarantine_dir, 0, NULL,
-				   "cannot write quarantine file");
 	if (rc) {
 		store_batch_abort(cfg->store);
 		if (err && !err->file[0])

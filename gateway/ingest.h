@@ -55,7 +55,15 @@ struct ingest_config {
 	struct adapter_limits limits;
 	bool progress; /* progress line on stderr */
 	long today;    /* day number for reference tables */
+	/* 1: read, parse, map and store in the calling thread; 2: a worker
+	 * thread reads, parses and maps while the calling thread stores, in
+	 * input order (same store contents, summary and quarantine records as
+	 * with 1); 0: 2 for regular files of INGEST_PIPELINE_MIN bytes or
+	 * more, else 1. */
+	int threads;
 };
+
+#define INGEST_PIPELINE_MIN (8u << 20)
 
 /* format: "auto", or an adapter name. */
 int ingest_file(const struct ingest_config *cfg, const char *path,

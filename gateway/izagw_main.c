@@ -4,7 +4,7 @@
  *   izagw [--config FILE] init [--region CODE]
  *   izagw [--config FILE] ingest [--source AGB] [--sector S]
  *                                [--format auto|fhir-ndjson|fhir-bundle]
- *                                FILE... | -
+ *                                [--threads 1|2] FILE... | -
  *   izagw [--config FILE] kpis --period P [--format table|json|csv]
  *   izagw [--config FILE] report --period P [--out FILE]
  *   izagw [--config FILE] status
@@ -57,7 +57,10 @@ static const char usage_text[] =
     "zorgkantoorregio, e.g. ZK02)\n"
     "  ingest [--source AGB] [--sector SECTOR] [--format "
     "auto|fhir-ndjson|fhir-bundle]\n"
-    "         FILE... | -        read FHIR exports into the event store\n"
+    "         [--threads 1|2] FILE... | -\n"
+    "                            read FHIR exports into the event store "
+    "(default:\n"
+    "                            2 threads for files of 8 MB or more)\n"
     "  kpis --period P [--format table|json|csv]\n"
     "                            released KPI values (P: 2025, 2025-Q1, "
     "2025-03)\n"
@@ -243,21 +246,31 @@ static int cmd_ingest(struct gw *g, int argc, char **argv)
 	    {"source", required_argument, 0, 's'},
 	    {"sector", required_argument, 0, 'S'},
 	    {"format", required_argument, 0, 'f'},
+	    {"threads", required_argument, 0, 't'},
 	    {0, 0, 0, 0}};
 	const char *source = "local", *sector = NULL, *format = "auto";
 	struct ingest_summary total, one;
 	struct ingest_config ic;
-	int c, rc = 0, i, files;
+	int c, rc = 0, i, files, threads = 0;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 's')
+		if (c == 's') {
 			source = optarg;
-		else if (c == 'S')
+		} else if (c == 'S') {
 			sector = optarg;
-		else if (c == 'f')
+		} else if (c == 'f') {
 			format = optarg;
-		else
+		} else if (c == 't') {
+			if (strcmp(optarg, "1") != 0 &&
+			    strcmp(optarg, "2") != 0) {
+				fprintf(stderr, "izagw ingest: --threads must "
+						"be 1 or 2\n");
+				return -IZA_EUSAGE;
+			}
+			threads = optarg[0] - '0';
+		} else {
 			return -IZA_EUSAGE;
+		}
 	}
 	if (optind == argc) {
 		fprintf(stderr, "izagw ingest: name the files to read (or - "
@@ -291,8 +304,15 @@ static int cmd_ingest(struct gw *g, int argc, char **argv)
 			sector);
 		return -IZA_EUSAGE;
 	}
-	if (!sector)
+	if (!sector) {
 		sector = config_source_sector(g->cfg, source);
+		if (sector && !vocabulary_has(g->voc, "sectors", sector))
+			return iza_error_set(&g->err, -IZA_ECONFIG, NULL, 0,
+					     "sources",
+					     "sector \"%.32s\" of source %s is "
+					     "not in the vocabulary",
+					     sector, source);
+	}
 	if (!sector)
 		sector = refdata_sector_of_agb(g->rd, source);
 	memset(&ic, 0, sizeof(ic));
@@ -309,6 +329,7 @@ static int cmd_ingest(struct gw *g, int argc, char **argv)
 	ic.limits.max_depth = JDOM_DEFAULT_MAX_DEPTH;
 	ic.progress = isatty(STDERR_FILENO);
 	ic.today = today_day();
+	ic.threads = threads;
 	memset(&total, 0, sizeof(total));
 	files = argc - optind;
 	for (i = optind; i < argc; i++) {
@@ -321,7 +342,7 @@ static int cmd_ingest(struct gw *g, int argc, char **argv)
 				"izagw: %s: nothing of this file was "
 				"stored\n",
 				argv[i]);
-			return rc;
+			return EXIT_FAIL; /* printed: main adds nothing */
 		}
 		snprintf(what, sizeof(what), "ingest %s (source %s%s%s)",
 			 argv[i], source, sector ? ", sector " : "",
@@ -332,7 +353,8 @@ static int cmd_ingest(struct gw *g, int argc, char **argv)
 	if (files > 1)
 		ingest_summary_print(stdout, "total", &total);
 	if (total.quarantined)
-		printf("quarantined records are kept for replay in %s\n",
+		printf("quarantined records (file, line, reason; the raw line "
+		       "where it could be read) are in %s\n",
 		       g->cfg->quarantine_dir);
 	return total.quarantined ? EXIT_QUARANTINED : 0;
 }
@@ -392,6 +414,14 @@ static int released(struct gw *g, const struct period *p,
 		return rc;
 	rc = kpi_set_load(config_mapping_file(g->cfg, "kpis.json"), &g->kpis,
 			  &g->err);
+	if (rc == 0)
+		rc = vocabulary_load(
+		    config_mapping_file(g->cfg, "vocabulary.json"), &g->voc,
+		    &g->err);
+	if (rc == 0)
+		rc = kpi_set_check_vocabulary(
+		    g->kpis, config_mapping_file(g->cfg, "kpis.json"), g->voc,
+		    &g->err);
 	if (rc)
 		return rc;
 	memset(&ko, 0, sizeof(ko));
