@@ -5,7 +5,9 @@
  *
  * An adapter reads one input (struct input), parses it record by record and
  * hands every record to the sink: a parsed FHIR resource (json_dom tree) to
- * sink->resource, or an unparseable record to sink->bad with the reason.  An
+ * sink->resource, an XML record (an HL7 v2 message, a CDA document header)
+ * to sink->xml_record, or an unparseable record to sink->bad with the
+ * reason.  An
  * adapter knows nothing of mappings, the store or KPIs.  It stops only for
  * errors that make the rest of the input unreadable (I/O) or when a sink
  * callback returns nonzero.
@@ -14,6 +16,8 @@
 #define IZA_ADAPTER_H
 
 #include <stddef.h>
+
+struct _xmlNode; /* libxml2's xmlNode */
 
 #include "input.h"
 #include "iza_error.h"
@@ -28,6 +32,13 @@ struct adapter_sink {
 	 */
 	int (*resource)(void *ctx, const struct jval *res, long line,
 			long entry);
+	/* An XML record: the root element of one HL7 v2 message (XML encoding,
+	 * or ER7 converted to the same element structure, see hl7v2.h) or of
+	 * one CDA document's header (cda.h).  line: 1-based line where the
+	 * record starts (0 unknown); entry: 1-based index of the record in the
+	 * input.  The node and its document are valid during the call only. */
+	int (*xml_record)(void *ctx, struct _xmlNode *node, long line,
+			  long entry);
 	/* An unparseable record; raw/rawlen the bytes (NULL when too large
 	 * to keep); why says where and why (never the content). */
 	int (*bad)(void *ctx, long line, long entry,
@@ -36,9 +47,9 @@ struct adapter_sink {
 };
 
 struct adapter_limits {
-	size_t max_line;  /* NDJSON: longest line accepted */
+	size_t max_line;  /* NDJSON / ER7: longest line or message accepted */
 	size_t max_doc;	  /* Bundle/whole document: largest accepted */
-	size_t max_depth; /* JSON nesting */
+	size_t max_depth; /* JSON / XML nesting */
 };
 
 #define ADAPTER_DEFAULT_MAX_LINE (16u << 20)
