@@ -11,6 +11,7 @@
 #   BENCH_SEED          izagen --seed (42)
 #   BENCH_PERIOD        KPI period (2025)
 #   BENCH_STEP_TIMEOUT  seconds any one timed step may take (1200)
+#   BENCH_NO_DUCKDB     set to skip DuckDB (and npm)
 #   IZAGW, IZAGEN       binaries to use; without them the script builds
 #                       build-bench with scripts/setup.sh
 # Needs Debian packages time, jq, python3 (installed with apt-get if missing)
@@ -66,7 +67,9 @@ fi
 [ -x "$IZAGEN" ] || die "no izagen at $IZAGEN"
 
 DUCKDB_SKIP=""
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+if [ -n "${BENCH_NO_DUCKDB:-}" ]; then
+	DUCKDB_SKIP="BENCH_NO_DUCKDB is set: DuckDB is skipped"
+elif ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	DUCKDB_SKIP="Node.js/npm not found: DuckDB is skipped (install nodejs + npm to compare with it)"
 elif [ ! -f "$BENCH/node_modules/@duckdb/node-api/package.json" ] ||
 	[ "$BENCH/package-lock.json" -nt "$BENCH/node_modules/.package-lock.json" ]; then
@@ -251,7 +254,7 @@ if [ -z "$DUCKDB_SKIP" ]; then
 		row main "DuckDB threads=$t" "$BYTES" "$LINES" "$DUCK_RESULT" "$(jq -r .duckdb "$RUN/duckdb-$t.out") read_ndjson"
 	done
 else
-	failed main "DuckDB" "skipped: $DUCKDB_SKIP"
+	failed main "DuckDB" "$DUCKDB_SKIP"
 fi
 
 # 4. jq: ER visits only, an approximation (no dedup, no residence)
