@@ -4,22 +4,29 @@
  */
 #include "mapping.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+
 #include "fhirpath.h"
 #include "json_util.h"
 #include "period.h"
 #include "pseudo.h"
 #include "refdata.h"
+#include "v2path.h"
 
-#define MAP_MAX_FIELDS 32
-#define MAP_MAX_MANY   32
-#define MAP_MAX_VALUE  1024
-#define ME	       (-IZA_EMAPPING)
+#define MAP_MAX_FIELDS	    32
+#define MAP_MAX_MANY	    32
+#define MAP_MAX_VALUE	    1024
+#define MAP_MAX_RECORD_TEXT (1u << 20) /* strings taken from one XML record */
+#define ME		    (-IZA_EMAPPING)
 
 /* ---- vocabulary ------------------------------------------------------- */
 
@@ -109,11 +116,23 @@ struct vmap {
 	enum unknown_policy unknown;
 };
 
-enum ftype { FT_STRING, FT_INSTANT, FT_DATE, FT_BOOLEAN };
+enum ftype { FT_STRING, FT_INSTANT, FT_DATE, FT_BOOLEAN, FT_TS };
+
+/* What a mapping reads, and so which path language its fields use. */
+enum input_kind { IN_FHIR, IN_HL7V2, IN_CDA };
+
+enum path_lang { PL_FHIRPATH, PL_XPATH, PL_V2 };
+
+struct compiled_path {
+	enum path_lang lang;
+	struct fhirpath *fp;
+	xmlXPathCompExprPtr xp;
+	struct v2path *v2;
+};
 
 struct field {
 	char *name;
-	struct fhirpath *path;
+	struct compiled_path path;
 	enum ftype type;
 	bool required, many;
 	const struct vmap *map;
@@ -165,6 +184,8 @@ static const char *const known_names[K_COUNT_] = {
 struct rmap {
 	char *resource;
 	enum role role;
+	bool has_match; /* XML inputs: apply only where match is non-empty */
+	struct compiled_path match;
 	struct field fields[MAP_MAX_FIELDS];
 	size_t nfields;
 	struct rule *rules;
@@ -176,11 +197,63 @@ struct rmap {
 
 struct mapping {
 	char *id, *version;
+	enum input_kind input;
+	char **ns_prefix, **ns_uri; /* XPath namespaces, NULL-terminated */
 	struct vmap *maps;
 	size_t nmaps;
 	struct rmap *res;
 	size_t nres;
 };
+
+static void path_release(struct compiled_path *cp)
+{
+	fhirpath_free(cp->fp);
+	if (cp->xp)
+		xmlXPathFreeCompExpr(cp->xp);
+	v2path_free(cp->v2);
+	memset(cp, 0, sizeof(*cp));
+}
+
+/* libxml2 reports XPath syntax errors through a global handler; keep them
+ * off stderr (we report our own error naming the mapping file). */
+static void quiet_xml_errors(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+static pthread_once_t xml_errors_once = PTHREAD_ONCE_INIT;
+
+static void install_quiet_errors(void)
+{
+	xmlSetGenericErrorFunc(NULL, quiet_xml_errors);
+}
+
+/* Compile text in the path language of m's input: FHIRPath for FHIR;
+ * XPath 1.0 for CDA; for HL7 v2 a v2 field path (PV1-2.1) or, with the
+ * prefix "xpath:", XPath 1.0. */
+static int compile_path(const struct mapping *m, const char *text,
+			struct compiled_path *cp, struct iza_error *perr)
+{
+	memset(cp, 0, sizeof(*cp));
+	if (m->input == IN_FHIR) {
+		cp->lang = PL_FHIRPATH;
+		return fhirpath_compile(text, &cp->fp, perr);
+	}
+	if (m->input == IN_HL7V2 && strncmp(text, "xpath:", 6) != 0) {
+		cp->lang = PL_V2;
+		return v2path_compile(text, &cp->v2, perr);
+	}
+	if (strncmp(text, "xpath:", 6) == 0)
+		text += 6;
+	pthread_once(&xml_errors_once, install_quiet_errors);
+	cp->lang = PL_XPATH;
+	cp->xp = xmlXPathCompile((const xmlChar *)text);
+	if (!cp->xp)
+		return iza_error_set(perr, -IZA_EMAPPING, NULL, 0, NULL,
+				     "not a valid XPath 1.0 expression");
+	return 0;
+}
 
 static void rules_free(struct rule *r, size_t n)
 {
@@ -215,12 +288,15 @@ void mapping_free(struct mapping *m)
 		free(r->resource);
 		for (j = 0; j < r->nfields; j++) {
 			free(r->fields[j].name);
-			fhirpath_free(r->fields[j].path);
+			path_release(&r->fields[j].path);
 		}
+		path_release(&r->match);
 		rules_free(r->rules, r->nrules);
 		rules_free(r->channels, r->nchannels);
 	}
 	free(m->res);
+	jutil_strv_free(m->ns_prefix);
+	jutil_strv_free(m->ns_uri);
 	free(m->id);
 	free(m->version);
 	free(m);
@@ -374,7 +450,7 @@ static int load_fields(const char *file, const char *where0,
 		if (rc)
 			return rc;
 		iza_error_clear(&perr);
-		rc = fhirpath_compile(path, &f->path, &perr);
+		rc = compile_path(m, path, &f->path, &perr);
 		if (rc)
 			return iza_error_set(err, ME, file, 0, where,
 					     "path: %s", perr.text);
@@ -390,10 +466,12 @@ static int load_fields(const char *file, const char *where0,
 			f->type = FT_DATE;
 		else if (strcmp(type, "boolean") == 0)
 			f->type = FT_BOOLEAN;
+		else if (strcmp(type, "hl7-ts") == 0)
+			f->type = FT_TS;
 		else
 			return iza_error_set(err, ME, file, 0, where,
 					     "type must be string, instant, "
-					     "date or boolean");
+					     "hl7-ts, date or boolean");
 		f->required = json_is_true(json_object_get(def, "required"));
 		f->many = json_is_true(json_object_get(def, "many"));
 		if (f->many && f->type != FT_STRING)
@@ -552,14 +630,15 @@ static int load_resource(const char *file, const char *name, const json_t *def,
 			 const struct mapping *m, const struct vocabulary *voc,
 			 struct rmap *r, struct iza_error *err)
 {
-	static const char *const keys[] = {"role",    "fields",	     "classify",
-					   "channel", "description", NULL};
+	static const char *const keys[] = {"role",     "match",	  "fields",
+					   "classify", "channel", "description",
+					   NULL};
 	static const int patient_required[] = {K_ID, -1};
 	static const int encounter_required[] = {K_ID,	  K_PATIENT, K_STATUS,
 						 K_CLASS, K_START,   -1};
 	char where[IZA_ERR_FIELD_MAX];
 	const int *req;
-	const char *role;
+	const char *role, *match;
 	size_t i, k;
 	int rc;
 
@@ -581,6 +660,19 @@ static int load_resource(const char *file, const char *name, const json_t *def,
 		return iza_error_set(err, ME, file, 0, where,
 				     "role must be \"patient\" or "
 				     "\"encounter\"");
+	rc = jutil_string(file, where, def, "match", false, &match, ME, err);
+	if (rc)
+		return rc;
+	if (match) {
+		struct iza_error perr;
+
+		iza_error_clear(&perr);
+		snprintf(where, sizeof(where), "resources.%.40s.match", name);
+		if (compile_path(m, match, &r->match, &perr) != 0)
+			return iza_error_set(err, ME, file, 0, where,
+					     "path: %s", perr.text);
+		r->has_match = true;
+	}
 	snprintf(where, sizeof(where), "resources.%.40s.fields", name);
 	rc =
 	    load_fields(file, where, json_object_get(def, "fields"), m, r, err);
@@ -597,17 +689,23 @@ static int load_resource(const char *file, const char *name, const json_t *def,
 		if (r->known[req[k]] < 0 ||
 		    !r->fields[r->known[req[k]]].required)
 			return iza_error_set(err, ME, file, 0, where,
-					     "a %s mapping must declare the "
+					     "the %s mapping must declare the "
 					     "required field \"%s\"",
 					     role, known_names[req[k]]);
-	if (r->known[K_START] >= 0 &&
-	    r->fields[r->known[K_START]].type != FT_INSTANT)
-		return iza_error_set(err, ME, file, 0, where,
-				     "field \"start\" must have type instant");
-	if (r->known[K_END] >= 0 &&
-	    r->fields[r->known[K_END]].type != FT_INSTANT)
-		return iza_error_set(err, ME, file, 0, where,
-				     "field \"end\" must have type instant");
+	for (k = 0; k < K_COUNT_; k++) {
+		bool is_time =
+		    k == K_START || k == K_END || k == K_LAST_UPDATED;
+		enum ftype t;
+
+		if (!is_time || r->known[k] < 0)
+			continue;
+		t = r->fields[r->known[k]].type;
+		if (t != FT_INSTANT && t != FT_TS)
+			return iza_error_set(err, ME, file, 0, where,
+					     "field \"%s\" must have type "
+					     "instant or hl7-ts",
+					     known_names[k]);
+	}
 	if (r->role == ROLE_ENCOUNTER) {
 		snprintf(where, sizeof(where), "resources.%.30s.classify",
 			 name);
@@ -628,12 +726,43 @@ static int load_resource(const char *file, const char *name, const json_t *def,
 	return 0;
 }
 
+static int load_namespaces(const char *file, const json_t *ns,
+			   struct mapping *m, struct iza_error *err)
+{
+	const char *prefix;
+	json_t *uri;
+	size_t i = 0;
+
+	if (!ns)
+		return 0;
+	if (!json_is_object(ns))
+		return iza_error_set(err, ME, file, 0, "namespaces",
+				     "expected an object of prefix -> URI");
+	m->ns_prefix = calloc(json_object_size(ns) + 1, sizeof(char *));
+	m->ns_uri = calloc(json_object_size(ns) + 1, sizeof(char *));
+	if (!m->ns_prefix || !m->ns_uri)
+		return -IZA_ENOMEM;
+	json_object_foreach((json_t *)(uintptr_t)ns, prefix, uri)
+	{
+		if (!json_is_string(uri))
+			return iza_error_set(err, ME, file, 0, "namespaces",
+					     "URI of \"%.20s\" is not a string",
+					     prefix);
+		m->ns_prefix[i] = strdup(prefix);
+		m->ns_uri[i] = strdup(json_string_value(uri));
+		if (!m->ns_prefix[i] || !m->ns_uri[i])
+			return -IZA_ENOMEM;
+		i++;
+	}
+	return 0;
+}
+
 int mapping_load(const char *path, const struct vocabulary *voc,
 		 struct mapping **out, struct iza_error *err)
 {
-	static const char *const keys[] = {"format",	  "id",	  "version",
-					   "input",	  "maps", "resources",
-					   "description", NULL};
+	static const char *const keys[] = {
+	    "format",	  "id",	       "version",     "input", "maps",
+	    "namespaces", "resources", "description", NULL};
 	struct mapping *m = NULL;
 	json_t *root = NULL, *res, *def;
 	const char *s, *name;
@@ -666,6 +795,23 @@ int mapping_load(const char *path, const struct vocabulary *voc,
 	if (rc)
 		goto out;
 	m->version = strdup(s);
+	rc = jutil_string(path, "mapping", root, "input", false, &s, ME, err);
+	if (rc)
+		goto out;
+	if (!s || strcmp(s, "fhir-r4") == 0) {
+		m->input = IN_FHIR;
+	} else if (strcmp(s, "hl7v2") == 0) {
+		m->input = IN_HL7V2;
+	} else if (strcmp(s, "cda") == 0) {
+		m->input = IN_CDA;
+	} else {
+		rc = iza_error_set(err, ME, path, 0, "mapping.input",
+				   "input must be fhir-r4, hl7v2 or cda");
+		goto out;
+	}
+	rc = load_namespaces(path, json_object_get(root, "namespaces"), m, err);
+	if (rc)
+		goto out;
 	rc = load_maps(path, json_object_get(root, "maps"), m, err);
 	if (rc)
 		goto out;
@@ -706,6 +852,14 @@ struct mapper {
 	char region[8];
 	long today;
 	struct fp_collection coll;
+	/* strings extracted from XML records live here until the next record */
+	char *sbuf;
+	size_t slen, scap;
+	bool sfull;
+	/* the record being mapped */
+	const struct jval *json;
+	xmlNode *xml;
+	xmlXPathContextPtr xctx;
 	/* extracted values of the current resource */
 	const char *val[MAP_MAX_FIELDS];
 	const char *many[MAP_MAX_FIELDS][MAP_MAX_MANY];
@@ -737,6 +891,7 @@ void mapper_free(struct mapper *mp)
 	if (!mp)
 		return;
 	fp_collection_release(&mp->coll);
+	free(mp->sbuf);
 	free(mp);
 }
 
@@ -831,81 +986,278 @@ static int quarantine(struct map_result *out, enum quarantine_reason r,
 	return 0;
 }
 
-/* Extract every declared field of r from res into mp; 1 if quarantined. */
-static int extract(struct mapper *mp, const struct rmap *r,
-		   const struct jval *res, struct map_result *out,
-		   struct iza_error *why)
+/* Copy an XML-derived string into the record's string buffer; NULL when
+ * the record's strings exceed MAP_MAX_RECORD_TEXT (sfull is then set). */
+static const char *keep_text(struct mapper *mp, const char *t, size_t len)
 {
-	size_t i, j;
+	char *dst;
+
+	if (len > MAP_MAX_VALUE)
+		len =
+		    MAP_MAX_VALUE + 1; /* checked (and refused) by the caller */
+	if (!mp->sbuf) {
+		/* one fixed buffer: strings handed out point into it, so it
+		 * never moves */
+		mp->sbuf = malloc(MAP_MAX_RECORD_TEXT);
+		if (!mp->sbuf) {
+			mp->sfull = true;
+			return NULL;
+		}
+		mp->scap = MAP_MAX_RECORD_TEXT;
+	}
+	if (mp->slen + len + 1 > mp->scap) {
+		mp->sfull = true;
+		return NULL;
+	}
+	dst = mp->sbuf + mp->slen;
+	memcpy(dst, t, len);
+	dst[len] = '\0';
+	mp->slen += len + 1;
+	return dst;
+}
+
+/* Values of one path on the current record, handed to cb one by one. */
+struct value_sink {
+	int (*cb)(struct value_sink *vs, const char *t);
+	struct mapper *mp;
+	const struct field *f;
+	size_t i;
+	struct map_result *out;
+	struct iza_error *why;
+	bool matched; /* for match paths: any value seen */
+	int verdict;  /* 0 go on, 1 quarantined, 2 done */
+};
+
+static int v2_value(void *ctx, const char *value, size_t len)
+{
+	struct value_sink *vs = ctx;
+	const char *t = keep_text(vs->mp, value, len);
+
+	if (!t) {
+		quarantine(vs->out, QR_TOO_LARGE, vs->why,
+			   vs->f ? vs->f->name : "match",
+			   "record holds too much text");
+		vs->verdict = 1;
+		return 1;
+	}
+	return vs->cb(vs, t);
+}
+
+static int eval_xpath(struct mapper *mp, const struct compiled_path *cp,
+		      struct value_sink *vs)
+{
+	xmlXPathObjectPtr o;
+	char num[32];
+	int i, rc = 0;
+
+	mp->xctx->node = mp->xml;
+	o = xmlXPathCompiledEval(cp->xp, mp->xctx);
+	if (!o)
+		return 0; /* evaluation error (e.g. unknown prefix): no value */
+	switch (o->type) {
+	case XPATH_NODESET:
+		for (i = 0; o->nodesetval && i < o->nodesetval->nodeNr && !rc;
+		     i++) {
+			xmlChar *t =
+			    xmlXPathCastNodeToString(o->nodesetval->nodeTab[i]);
+
+			if (t && t[0])
+				rc = v2_value(vs, (const char *)t,
+					      strlen((const char *)t));
+			xmlFree(t);
+		}
+		break;
+	case XPATH_STRING:
+		if (o->stringval && o->stringval[0])
+			rc = v2_value(vs, (const char *)o->stringval,
+				      strlen((const char *)o->stringval));
+		break;
+	case XPATH_BOOLEAN:
+		if (o->boolval)
+			rc = v2_value(vs, "true", 4);
+		break;
+	case XPATH_NUMBER:
+		if (o->floatval == o->floatval) {
+			snprintf(num, sizeof(num), "%.15g", o->floatval);
+			rc = v2_value(vs, num, strlen(num));
+		}
+		break;
+	default:
+		break;
+	}
+	xmlXPathFreeObject(o);
+	return 0;
+}
+
+/* Evaluate cp on the current record, feeding vs. Returns 0 or a negative
+ * code (vs->verdict says whether the record was quarantined). */
+static int eval_path(struct mapper *mp, const struct compiled_path *cp,
+		     struct value_sink *vs)
+{
+	size_t j;
 	int rc;
 
-	for (i = 0; i < r->nfields; i++) {
-		const struct field *f = &r->fields[i];
-
-		mp->val[i] = NULL;
-		mp->nmany[i] = 0;
-		mp->tval[i] = IZA_TIME_NONE;
-		rc = fhirpath_eval(f->path, res, &mp->coll);
+	switch (cp->lang) {
+	case PL_FHIRPATH:
+		rc = fhirpath_eval(cp->fp, mp->json, &mp->coll);
 		if (rc == -IZA_ETOOBIG) {
-			quarantine(out, QR_TOO_LARGE, why, f->name,
+			quarantine(vs->out, QR_TOO_LARGE, vs->why,
+				   vs->f ? vs->f->name : "match",
 				   "too many values on the path");
-			return 1;
+			vs->verdict = 1;
+			return 0;
 		}
 		if (rc)
 			return rc;
 		for (j = 0; j < mp->coll.n; j++) {
 			const char *t = node_text(mp->coll.items[j]);
-			bool bad = false;
 
-			if (!t)
-				continue;
-			if (strnlen(t, MAP_MAX_VALUE + 1) > MAP_MAX_VALUE) {
-				quarantine(out, QR_BAD_VALUE, why, f->name,
-					   "value longer than 1024 bytes");
-				return 1;
-			}
-			if (f->map) {
-				t = apply_map(f->map, t, &bad);
-				if (bad) {
-					quarantine(out, QR_UNKNOWN_CODE, why,
-						   f->name,
-						   "code not in the mapping's "
-						   "value map");
-					return 1;
-				}
-				if (!t)
-					continue;
-			}
-			if (f->many) {
-				if (mp->nmany[i] < MAP_MAX_MANY)
-					mp->many[i][mp->nmany[i]++] = t;
-				continue;
-			}
-			mp->val[i] = t;
-			break; /* single fields take the first value */
+			if (t && vs->cb(vs, t))
+				break;
 		}
+		return 0;
+	case PL_V2:
+		v2path_eval(cp->v2, mp->xml, v2_value, vs);
+		return 0;
+	case PL_XPATH:
+		return eval_xpath(mp, cp, vs);
+	}
+	return 0;
+}
+
+/* One value of field vs->f: checks, value map, single/many. */
+static int field_value(struct value_sink *vs, const char *t)
+{
+	struct mapper *mp = vs->mp;
+	const struct field *f = vs->f;
+	size_t i = vs->i;
+	bool bad = false;
+
+	if (strnlen(t, MAP_MAX_VALUE + 1) > MAP_MAX_VALUE) {
+		quarantine(vs->out, QR_BAD_VALUE, vs->why, f->name,
+			   "value longer than 1024 bytes");
+		vs->verdict = 1;
+		return 1;
+	}
+	if (f->map) {
+		t = apply_map(f->map, t, &bad);
+		if (bad) {
+			quarantine(vs->out, QR_UNKNOWN_CODE, vs->why, f->name,
+				   "code not in the mapping's value map");
+			vs->verdict = 1;
+			return 1;
+		}
+		if (!t)
+			return 0;
+	}
+	if (f->many) {
+		if (mp->nmany[i] < MAP_MAX_MANY)
+			mp->many[i][mp->nmany[i]++] = t;
+		return 0;
+	}
+	mp->val[i] = t;
+	vs->verdict = 2; /* single fields take the first value */
+	return 1;
+}
+
+static int match_value(struct value_sink *vs, const char *t)
+{
+	vs->matched = strcmp(t, "false") != 0;
+	return vs->matched;
+}
+
+/* Does resource entry r apply to the current record? */
+static int matches(struct mapper *mp, const struct rmap *r,
+		   struct map_result *out, struct iza_error *why, bool *yes)
+{
+	struct value_sink vs = {
+	    .cb = match_value, .mp = mp, .out = out, .why = why};
+	int rc;
+
+	*yes = true;
+	if (!r->has_match)
+		return 0;
+	rc = eval_path(mp, &r->match, &vs);
+	if (rc)
+		return rc;
+	if (vs.verdict == 1)
+		return 1;
+	*yes = vs.matched;
+	return 0;
+}
+
+/* Parse an instant-typed value; false if it is not valid. */
+static bool parse_time(const struct field *f, const char *v, int64_t *out)
+{
+	if (f->type == FT_TS)
+		return parse_hl7_ts(v, strlen(v), out) == 0;
+	return parse_fhir_instant(v, strlen(v), out) == 0;
+}
+
+/* A date field: FHIR "YYYY[-MM[-DD]]" or HL7 "YYYY[MM[DD...]]": the year. */
+static bool parse_year(const char *v, int64_t *year)
+{
+	int y, mo, d, i;
+
+	if (parse_fhir_date(v, strlen(v), &y, &mo, &d) == 0) {
+		*year = y;
+		return true;
+	}
+	for (i = 0; i < 4; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+	y = (v[0] - '0') * 1000 + (v[1] - '0') * 100 + (v[2] - '0') * 10 +
+	    (v[3] - '0');
+	if (y < 1800 || y > 2999)
+		return false;
+	*year = y;
+	return true;
+}
+
+/* Extract every declared field of r from the current record into mp;
+ * 1 if quarantined. */
+static int extract(struct mapper *mp, const struct rmap *r,
+		   struct map_result *out, struct iza_error *why)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->nfields; i++) {
+		const struct field *f = &r->fields[i];
+		struct value_sink vs = {.cb = field_value,
+					.mp = mp,
+					.f = f,
+					.i = i,
+					.out = out,
+					.why = why};
+
+		mp->val[i] = NULL;
+		mp->nmany[i] = 0;
+		mp->tval[i] = IZA_TIME_NONE;
+		rc = eval_path(mp, &f->path, &vs);
+		if (rc)
+			return rc;
+		if (vs.verdict == 1)
+			return 1;
 		if (f->required && !mp->val[i] && mp->nmany[i] == 0) {
 			quarantine(out, QR_MISSING, why, f->name,
 				   "required field missing");
 			return 1;
 		}
-		if (mp->val[i] && f->type == FT_INSTANT) {
-			if (parse_fhir_instant(mp->val[i], strlen(mp->val[i]),
-					       &mp->tval[i]) != 0) {
+		if (mp->val[i] && (f->type == FT_INSTANT || f->type == FT_TS)) {
+			if (!parse_time(f, mp->val[i], &mp->tval[i])) {
 				quarantine(out, QR_BAD_DATE, why, f->name,
-					   "not a valid FHIR date/time");
+					   f->type == FT_TS
+					       ? "not a valid HL7 date/time"
+					       : "not a valid FHIR date/time");
 				return 1;
 			}
 		} else if (mp->val[i] && f->type == FT_DATE) {
-			int y, mo, d;
-
-			if (parse_fhir_date(mp->val[i], strlen(mp->val[i]), &y,
-					    &mo, &d) != 0) {
+			if (!parse_year(mp->val[i], &mp->tval[i])) {
 				quarantine(out, QR_BAD_DATE, why, f->name,
-					   "not a valid FHIR date");
+					   "not a valid date");
 				return 1;
 			}
-			mp->tval[i] = y;
 		}
 	}
 	return 0;
@@ -1118,7 +1470,9 @@ int mapper_map(struct mapper *mp, const char *source,
 		out->outcome = MAP_SKIPPED;
 		return 0;
 	}
-	rc = extract(mp, r, res, out, why);
+	mp->json = res;
+	out->with_patient = 0;
+	rc = extract(mp, r, out, why);
 	if (rc < 0)
 		return rc;
 	if (rc > 0)
@@ -1126,4 +1480,87 @@ int mapper_map(struct mapper *mp, const char *source,
 	if (r->role == ROLE_PATIENT)
 		return map_patient(mp, r, source, out, why);
 	return map_encounter(mp, r, source, default_sector, out, why);
+}
+
+int mapper_map_xml(struct mapper *mp, const char *source,
+		   const char *default_sector, struct _xmlNode *rec,
+		   struct map_result *out, struct iza_error *why)
+{
+	const struct mapping *m = mp->m;
+	bool patient = false, encounter = false;
+	size_t k;
+	int rc = 0;
+
+	out->nevents = 0;
+	out->with_patient = 0;
+	out->in_region = -1;
+	copy_code(out->resource_type, sizeof(out->resource_type),
+		  rec && rec->name ? (const char *)rec->name : "");
+	if (m->input == IN_FHIR || !rec || !rec->doc)
+		return quarantine(out, QR_NO_TYPE, why, "mapping",
+				  "an XML record reached a FHIR mapping");
+	mp->xml = rec;
+	mp->json = NULL;
+	mp->slen = 0;
+	mp->sfull = false;
+	mp->xctx = xmlXPathNewContext(rec->doc);
+	if (!mp->xctx)
+		return -IZA_ENOMEM;
+	for (k = 0; m->ns_prefix && m->ns_prefix[k]; k++)
+		xmlXPathRegisterNs(mp->xctx, (const xmlChar *)m->ns_prefix[k],
+				   (const xmlChar *)m->ns_uri[k]);
+	/* patients first, so an encounter of the same record finds its
+	 * patient mapped (the store links them either way) */
+	for (k = 0; k < m->nres && rc == 0; k++) {
+		const struct rmap *r = &m->res[k];
+		bool yes;
+
+		if (r->role != ROLE_PATIENT)
+			continue;
+		rc = matches(mp, r, out, why, &yes);
+		if (rc || !yes)
+			continue;
+		rc = extract(mp, r, out, why);
+		if (rc == 0)
+			rc = map_patient(mp, r, source, out, why);
+		if (rc == 0 && out->outcome == MAP_PATIENT)
+			patient = true;
+		else if (rc == 0)
+			rc = 1; /* quarantined */
+	}
+	for (k = 0; k < m->nres && rc == 0; k++) {
+		const struct rmap *r = &m->res[k];
+		bool yes;
+
+		if (r->role != ROLE_ENCOUNTER)
+			continue;
+		rc = matches(mp, r, out, why, &yes);
+		if (rc || !yes)
+			continue;
+		rc = extract(mp, r, out, why);
+		if (rc == 0)
+			rc = map_encounter(mp, r, source, default_sector, out,
+					   why);
+		if (rc == 0 && out->outcome == MAP_ENCOUNTER)
+			encounter = true;
+		else if (rc == 0)
+			rc = 1;
+		break; /* one encounter per record */
+	}
+	xmlXPathFreeContext(mp->xctx);
+	mp->xctx = NULL;
+	mp->xml = NULL;
+	if (rc < 0)
+		return rc;
+	if (rc > 0)
+		return 0; /* out->outcome is MAP_QUARANTINE */
+	if (encounter) {
+		out->with_patient = patient;
+		out->outcome = MAP_ENCOUNTER;
+	} else if (patient) {
+		out->outcome = MAP_PATIENT;
+	} else {
+		out->outcome = MAP_SKIPPED;
+	}
+	return 0;
 }

@@ -61,9 +61,13 @@ struct map_result {
 	struct canon_event events[MAP_MAX_EVENTS];
 	size_t nevents;
 	enum quarantine_reason reason;
-	/* patient's residence as resolved (MAP_PATIENT): 1 in the gateway's
-	 * region, 0 elsewhere, -1 unknown */
+	/* patient's residence as resolved (MAP_PATIENT, or with_patient): 1
+	 * in the gateway's region, 0 elsewhere, -1 unknown */
 	int in_region;
+	/* MAP_ENCOUNTER from an XML record that also carried the patient
+	 * (an HL7 v2 message's PID, a CDA recordTarget): patient is filled
+	 * too; store it before the events */
+	int with_patient;
 };
 
 struct mapper;
@@ -86,6 +90,21 @@ void mapper_free(struct mapper *mp); /* accepts NULL */
 int mapper_map(struct mapper *mp, const char *source,
 	       const char *default_sector, const struct jval *res,
 	       struct map_result *out, struct iza_error *why);
+
+struct _xmlNode;
+
+/*
+ * Map one XML record (an HL7 v2 message or a CDA document header, see
+ * adapter.h) with a mapping whose input is hl7v2 or cda: every patient
+ * resource entry whose "match" holds fills out->patient, then the first
+ * encounter entry whose "match" holds fills out->events.  outcome is
+ * MAP_ENCOUNTER (with_patient set when a patient entry applied too),
+ * MAP_PATIENT, MAP_SKIPPED (no entry applied, e.g. a CDA document without
+ * an encounter and without a patient entry) or MAP_QUARANTINE.
+ */
+int mapper_map_xml(struct mapper *mp, const char *source,
+		   const char *default_sector, struct _xmlNode *rec,
+		   struct map_result *out, struct iza_error *why);
 
 /* Local patient id from a FHIR reference: "Patient/x", "urn:uuid:x",
  * "https://host/fhir/Patient/x/_history/2" -> "x"; conditional references

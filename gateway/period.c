@@ -410,3 +410,54 @@ int period_months(const struct period *p, struct period out[12])
 			return -IZA_EINVALID;
 	return n;
 }
+
+/* HL7 v2 TS/DTM and CDA TS: YYYY[MM[DD[HH[MM[SS[.S{1,4}]]]]]][+/-ZZZZ];
+ * without an offset the time is Amsterdam local time. */
+int parse_hl7_ts(const char *s, size_t len, int64_t *out)
+{
+	int v[6] = {0, 1, 1, 0, 0, 0};
+	static const int width[6] = {4, 2, 2, 2, 2, 2};
+	size_t pos = 0, k, n = len;
+	int off = 0, sign = 0, hh, mm;
+	int64_t t;
+
+	/* an offset +ZZZZ / -ZZZZ at the end */
+	if (n >= 5 && (s[n - 5] == '+' || s[n - 5] == '-')) {
+		hh = digits(s + n - 4, 2);
+		mm = digits(s + n - 2, 2);
+		if (hh < 0 || mm < 0 || hh > 14 || mm > 59)
+			return -IZA_EPARSE;
+		sign = s[n - 5] == '-' ? -1 : 1;
+		off = sign * (hh * 3600 + mm * 60);
+		n -= 5;
+	}
+	for (k = 0; k < 6 && pos < n && s[pos] != '.'; k++) {
+		if (pos + (size_t)width[k] > n)
+			return -IZA_EPARSE;
+		v[k] = digits(s + pos, (size_t)width[k]);
+		if (v[k] < 0)
+			return -IZA_EPARSE;
+		pos += (size_t)width[k];
+	}
+	if (k < 1)
+		return -IZA_EPARSE;
+	if (pos < n) { /* fraction of a second: 1-4 digits, only after SS */
+		size_t f = n - pos - 1;
+
+		if (k != 6 || s[pos] != '.' || f < 1 || f > 4 ||
+		    digits(s + pos + 1, f) < 0)
+			return -IZA_EPARSE;
+	}
+	if (v[0] < 1900 || v[0] > 2999 || v[1] < 1 || v[1] > 12 || v[2] < 1 ||
+	    v[2] > days_in_month(v[0], v[1]) || v[3] > 23 || v[4] > 59 ||
+	    v[5] > 59)
+		return -IZA_EDATE;
+	if (sign)
+		t = (days_from_civil(v[0], v[1], v[2]) * 86400 + v[3] * 3600 +
+		     v[4] * 60 + v[5]) -
+		    off;
+	else
+		t = ams_local_to_utc(v[0], v[1], v[2], v[3], v[4], v[5]);
+	*out = t;
+	return 0;
+}

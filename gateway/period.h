@@ -71,6 +71,11 @@ int parse_fhir_instant(const char *s, size_t len, int64_t *out);
 /* Parse a FHIR date "YYYY[-MM[-DD]]" to year (and month/day, 0 if absent). */
 int parse_fhir_date(const char *s, size_t len, int *y, int *m, int *d);
 
+/* Parse an HL7 v2 TS/DTM or CDA TS value: YYYY[MM[DD[HH[MM[SS[.S{1,4}]]]]]]
+ * [+/-ZZZZ]; missing parts are the start of the year/month/day/hour; no
+ * offset means Amsterdam local time.  -IZA_EPARSE / -IZA_EDATE. */
+int parse_hl7_ts(const char *s, size_t len, int64_t *out);
+
 /* Format UTC instant as "YYYY-MM-DDThh:mm:ssZ" into out[21]. */
 void format_utc(int64_t t, char out[21]);
 
