@@ -142,8 +142,8 @@ static void count_put(struct ingest_summary *s, enum put_result pr,
 
 /* Map one resource.  Returns 1 when out must go to the store, 0 when the
  * record is done with (skipped or quarantined), or a negative error. */
-static int map_one(struct run *r, const struct jval *res, long line, long entry,
-		   struct map_result *m)
+static int map_one(struct run *r, const struct jval *res, struct _xmlNode *xml,
+		   long line, long entry, struct map_result *m)
 {
 	struct iza_error why;
 	int rc;
@@ -151,8 +151,12 @@ static int map_one(struct run *r, const struct jval *res, long line, long entry,
 	r->sum->records++;
 	progress(r, false);
 	iza_error_clear(&why);
-	rc = mapper_map(r->mapper, r->cfg->source, r->cfg->default_sector, res,
-			m, &why);
+	if (xml)
+		rc = mapper_map_xml(r->mapper, r->cfg->source,
+				    r->cfg->default_sector, xml, m, &why);
+	else
+		rc = mapper_map(r->mapper, r->cfg->source,
+				r->cfg->default_sector, res, m, &why);
 	if (rc)
 		return rc;
 	switch (m->outcome) {
@@ -179,7 +183,7 @@ static int store_one(const struct ingest_config *cfg, struct ingest_summary *s,
 	enum put_result pr;
 	int rc;
 
-	if (m->outcome == MAP_PATIENT) {
+	if (m->outcome == MAP_PATIENT || m->with_patient) {
 		rc = store_put_patient(cfg->store, &m->patient, &pr, err);
 		if (rc)
 			return rc;
@@ -195,7 +199,8 @@ static int store_one(const struct ingest_config *cfg, struct ingest_summary *s,
 			s->patients_outside++;
 		else if (m->in_region < 0)
 			s->patients_unknown++;
-		return 0;
+		if (m->outcome == MAP_PATIENT)
+			return 0;
 	}
 	rc = store_put_encounter(cfg->store, m->events, m->nevents, &pr, err);
 	if (rc)
@@ -206,14 +211,24 @@ static int store_one(const struct ingest_config *cfg, struct ingest_summary *s,
 	return 0;
 }
 
-static int on_resource(void *ctx, const struct jval *res, long line, long entry)
+static int on_record(struct run *r, const struct jval *res,
+		     struct _xmlNode *xml, long line, long entry)
 {
-	struct run *r = ctx;
-	int rc = map_one(r, res, line, entry, &r->res);
+	int rc = map_one(r, res, xml, line, entry, &r->res);
 
 	if (rc <= 0)
 		return rc;
 	return store_one(r->cfg, r->sum, &r->res, r->err);
+}
+
+static int on_resource(void *ctx, const struct jval *res, long line, long entry)
+{
+	return on_record(ctx, res, NULL, line, entry);
+}
+
+static int on_xml_record(void *ctx, struct _xmlNode *xml, long line, long entry)
+{
+	return on_record(ctx, NULL, xml, line, entry);
 }
 
 /* ---- two threads: a worker reads, parses and maps; the caller stores ----
@@ -282,10 +297,9 @@ static void pipe_publish(struct pipe *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
-static int on_resource_piped(void *ctx, const struct jval *res, long line,
-			     long entry)
+static int on_record_piped(struct run *r, const struct jval *res,
+			   struct _xmlNode *xml, long line, long entry)
 {
-	struct run *r = ctx;
 	struct pipe *p = r->pipe;
 	struct pipe_batch *b;
 	int rc;
@@ -296,7 +310,7 @@ static int on_resource_piped(void *ctx, const struct jval *res, long line,
 			return rc;
 	}
 	b = p->fill;
-	rc = map_one(r, res, line, entry, &b->res[b->n]);
+	rc = map_one(r, res, xml, line, entry, &b->res[b->n]);
 	if (rc <= 0)
 		return rc;
 	if (++b->n == PIPE_BATCH)
@@ -304,12 +318,26 @@ static int on_resource_piped(void *ctx, const struct jval *res, long line,
 	return 0;
 }
 
+static int on_resource_piped(void *ctx, const struct jval *res, long line,
+			     long entry)
+{
+	return on_record_piped(ctx, res, NULL, line, entry);
+}
+
+static int on_xml_record_piped(void *ctx, struct _xmlNode *xml, long line,
+			       long entry)
+{
+	return on_record_piped(ctx, NULL, xml, line, entry);
+}
+
 static void *pipe_worker(void *arg)
 {
 	struct pipe *p = arg;
 	struct run *r = &p->run;
-	const struct adapter_sink sink = {
-	    .ctx = r, .resource = on_resource_piped, .bad = on_bad};
+	const struct adapter_sink sink = {.ctx = r,
+					  .resource = on_resource_piped,
+					  .xml_record = on_xml_record_piped,
+					  .bad = on_bad};
 	int rc;
 
 	rc = p->ad->run(r->in, &r->cfg->limits, &sink, &p->err);
@@ -505,8 +533,10 @@ int ingest_file(const struct ingest_config *cfg, const char *path,
 		goto out;
 	rc = use_pipe(cfg, r.in) ? run_piped(&r, ad, err) : PIPE_CANCELLED;
 	if (rc == PIPE_CANCELLED) {
-		const struct adapter_sink sink = {
-		    .ctx = &r, .resource = on_resource, .bad = on_bad};
+		const struct adapter_sink sink = {.ctx = &r,
+						  .resource = on_resource,
+						  .xml_record = on_xml_record,
+						  .bad = on_bad};
 
 		rc = mapper_new(cfg->mapping, cfg->pseudo, cfg->refdata,
 				cfg->region, cfg->today, &r.mapper);
