@@ -326,7 +326,7 @@ dirty=$(git -C "$ROOT" status --porcelain --untracked-files=no -- '*.c' '*.h' 2>
 {
 	echo "IZA gateway bench, $(date '+%F %H:%M %Z'), scale $SCALE"
 	echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr); load before $LOAD_BEFORE, after $LOAD_AFTER"
-	echo "izagw: $IZAGW (git $rev$([ "$dirty" -gt 0 ] && echo ", $dirty C files modified in the tree"))"
+	echo "izagw: $IZAGW, built $(date -r "$IZAGW" '+%F %H:%M'); source tree now at git $rev$([ "$dirty" -gt 0 ] && echo ", $dirty C files modified")"
 	echo "export: $EX ($PARAMS, $GEN_NOTE)"
 	awk -v b="$BYTES" -v l="$LINES" -v eb="$ENC_BYTES" -v el="$ENC_LINES" -v db="$DELTA_BYTES" -v dl="$DELTA_LINES" 'BEGIN {
 		printf "input: 4 files, %.1f MB, %d lines (Encounter: %.1f MB, %d lines); incremental delta: %.2f MB, %d lines\n",
