@@ -58,6 +58,8 @@ struct adapter_limits {
 struct adapter {
 	const char *name; /* "fhir-ndjson" */
 	const char *description;
+	/* which mapping reads its records: "fhir-r4", "hl7v2" or "cda" */
+	const char *input;
 	/* 0..100: how likely head (the first bytes) is this format. */
 	int (*sniff)(const char *head, size_t len);
 	/* Read all of in. Returns 0, or a negative code with err filled for a

@@ -201,6 +201,7 @@ static int bundle_sniff(const char *head, size_t len)
 
 const struct adapter adapter_fhir_ndjson = {
     .name = "fhir-ndjson",
+    .input = "fhir-r4",
     .description = "FHIR R4 Bulk Data NDJSON: one resource per line",
     .sniff = ndjson_sniff,
     .run = ndjson_run,
@@ -208,6 +209,7 @@ const struct adapter adapter_fhir_ndjson = {
 
 const struct adapter adapter_fhir_bundle = {
     .name = "fhir-bundle",
+    .input = "fhir-r4",
     .description = "FHIR R4 JSON document: a Bundle of any type, or one "
 		   "resource",
     .sniff = bundle_sniff,

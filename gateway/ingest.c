@@ -30,6 +30,7 @@ struct run {
 	struct input *in;
 	struct iza_error *err;
 	struct pipe *pipe; /* the worker's run in a two-thread ingest */
+	const struct mapping *mapping; /* the one for this input's format */
 };
 
 static void progress(struct run *r, bool final)
@@ -413,7 +414,7 @@ static int run_piped(struct run *r, const struct adapter *ad,
 	p->run.err = &p->err;
 	p->run.pipe = p;
 	p->run.mapper = NULL;
-	rc = mapper_new(r->cfg->mapping, ps, r->cfg->refdata, r->cfg->region,
+	rc = mapper_new(r->mapping, ps, r->cfg->refdata, r->cfg->region,
 			r->cfg->today, &p->run.mapper);
 	if (rc)
 		goto out;
@@ -488,6 +489,18 @@ static bool use_pipe(const struct ingest_config *cfg, struct input *in)
 	return size >= (int64_t)INGEST_PIPELINE_MIN;
 }
 
+static const struct mapping *mapping_for(const struct ingest_config *cfg,
+					 const struct adapter *ad)
+{
+	if (!ad->input)
+		return cfg->mapping;
+	if (strcmp(ad->input, "hl7v2") == 0)
+		return cfg->mapping_hl7v2;
+	if (strcmp(ad->input, "cda") == 0)
+		return cfg->mapping_cda;
+	return cfg->mapping;
+}
+
 static const struct adapter *choose(struct input *in, const char *path,
 				    const char *format)
 {
@@ -524,8 +537,15 @@ int ingest_file(const struct ingest_config *cfg, const char *path,
 	ad = choose(r.in, path, format);
 	if (!ad) {
 		rc = iza_error_set(err, -IZA_EPARSE, path, 0, NULL,
-				   "not a FHIR JSON document or NDJSON file "
-				   "(use --format)");
+				   "not a format izagw reads (FHIR JSON or "
+				   "NDJSON, HL7 v2 XML or ER7, CDA); use "
+				   "--format");
+		goto out;
+	}
+	r.mapping = mapping_for(cfg, ad);
+	if (!r.mapping) {
+		rc = iza_error_set(err, -IZA_ECONFIG, path, 0, NULL,
+				   "no mapping loaded for %s input", ad->input);
 		goto out;
 	}
 	rc = store_batch_begin(cfg->store, err);
@@ -538,7 +558,7 @@ int ingest_file(const struct ingest_config *cfg, const char *path,
 						  .xml_record = on_xml_record,
 						  .bad = on_bad};
 
-		rc = mapper_new(cfg->mapping, cfg->pseudo, cfg->refdata,
+		rc = mapper_new(r.mapping, cfg->pseudo, cfg->refdata,
 				cfg->region, cfg->today, &r.mapper);
 		if (rc == 0)
 			rc = ad->run(r.in, &cfg->limits, &sink, err);

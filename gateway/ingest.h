@@ -45,7 +45,9 @@ struct ingest_summary {
 
 struct ingest_config {
 	struct store *store;
-	const struct mapping *mapping;
+	const struct mapping *mapping;	     /* FHIR R4 inputs */
+	const struct mapping *mapping_hl7v2; /* HL7 v2 inputs, may be NULL */
+	const struct mapping *mapping_cda;   /* CDA inputs, may be NULL */
 	struct pseudo *pseudo;
 	const struct refdata *refdata;
 	const char *region;
