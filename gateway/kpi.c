@@ -528,15 +528,11 @@ static void fill_cell(const struct kpi_def *d, const struct tally *t,
 	}
 }
 
-/* One scan of the store for def over period p. */
-static int compute_tally(const struct kpi_set *ks, const struct kpi_def *d,
-			 struct store *st, const struct kpi_options *opt,
-			 const struct period *p, struct scan_ctx *c,
-			 struct iza_error *err)
+/* Prepare c to tally def d over period p (no scan yet). */
+static int scan_setup(const struct kpi_def *d, const struct kpi_options *opt,
+		      const struct period *p, struct scan_ctx *c)
 {
-	struct event_filter f;
 	size_t i, j;
-	int rc;
 
 	memset(c, 0, sizeof(*c));
 	c->def = d;
@@ -554,16 +550,7 @@ static int compute_tally(const struct kpi_set *ks, const struct kpi_def *d,
 			for (j = 0; age_bands[j]; j++)
 				if (!stratum(c, "age_band", age_bands[j]))
 					return -IZA_ETOOBIG;
-	memset(&f, 0, sizeof(f));
-	f.from = p->start;
-	f.to = p->end;
-	f.overlap = d->kind == KPI_BED_DAYS;
-	f.types = (const char *const *)d->select.type;
-	f.statuses = (const char *const *)ks->counted_statuses;
-	rc = store_scan(st, &f, on_row, c, err);
-	if (c->rc)
-		rc = c->rc;
-	return rc;
+	return 0;
 }
 
 static void scan_release(struct scan_ctx *c)
@@ -577,43 +564,105 @@ static void scan_release(struct scan_ctx *c)
 	c->strata = NULL;
 }
 
-static int compute_avoided(const struct kpi_set *ks, const struct kpi_def *d,
-			   struct store *st, const struct refdata *rd,
-			   const struct kpi_options *opt,
-			   const struct period *p, struct kpi_results *r,
-			   struct kpi_cell *cell, struct iza_error *err)
+/* Several KPIs tallied in one pass over the store. */
+struct multi_scan {
+	struct scan_ctx *ctx;
+	size_t n;
+	const struct period *p;
+};
+
+static int on_multi_row(void *arg, const struct event_row *row)
 {
-	const struct kpi_def *of = kpi_set_find(ks, d->of);
-	struct scan_ctx c;
-	struct period base;
+	struct multi_scan *ms = arg;
+	size_t i;
+
+	for (i = 0; i < ms->n; i++) {
+		struct scan_ctx *c = &ms->ctx[i];
+
+		/* the scan may include stays overlapping the period for bed
+		 * days; every other kind counts events starting in it */
+		if (c->def->kind != KPI_BED_DAYS &&
+		    (row->start < ms->p->start || row->start >= ms->p->end))
+			continue;
+		if (on_row(c, row))
+			return 1;
+	}
+	return 0;
+}
+
+/* Add the types of sel to the NULL-terminated set u (capacity cap);
+ * false when sel selects every type (no type list). */
+static bool union_types(const struct kpi_select *sel, const char **u,
+			size_t cap)
+{
+	size_t i, k;
+
+	if (!sel->type)
+		return false;
+	for (i = 0; sel->type[i]; i++) {
+		for (k = 0; u[k]; k++)
+			if (strcmp(u[k], sel->type[i]) == 0)
+				break;
+		if (!u[k]) {
+			if (k + 1 >= cap)
+				return false;
+			u[k] = sel->type[i];
+			u[k + 1] = NULL;
+		}
+	}
+	return true;
+}
+
+/* Tally ctx[0..n) (set up for period p) in one scan of the store. */
+static int scan_many(const struct kpi_set *ks, struct store *st,
+		     struct scan_ctx *ctx, size_t n, const struct period *p,
+		     struct iza_error *err)
+{
+	const char *types[64] = {NULL};
+	bool all_types = false;
+	struct event_filter f;
+	struct multi_scan ms = {.ctx = ctx, .n = n, .p = p};
+	size_t i;
 	int rc;
 
+	memset(&f, 0, sizeof(f));
+	f.from = p->start;
+	f.to = p->end;
+	for (i = 0; i < n; i++) {
+		if (ctx[i].def->kind == KPI_BED_DAYS)
+			f.overlap = true;
+		if (!union_types(&ctx[i].def->select, types, 64))
+			all_types = true;
+	}
+	f.types = all_types ? NULL : types;
+	f.statuses = (const char *const *)ks->counted_statuses;
+	rc = store_scan(st, &f, on_multi_row, &ms, err);
+	for (i = 0; rc >= 0 && i < n; i++)
+		if (ctx[i].rc)
+			rc = ctx[i].rc;
+	return rc > 0 ? 0 : rc;
+}
+
+/* The avoided-visits cell of d from the observed tally of its count KPI
+ * and a baseline tally. */
+static void fill_avoided(const struct kpi_options *opt,
+			 const struct refdata *rd, const struct period *p,
+			 const struct scan_ctx *observed,
+			 const struct scan_ctx *baseline, struct kpi_cell *cell)
+{
 	memset(cell, 0, sizeof(*cell));
-	rc = compute_tally(ks, of, st, opt, p, &c, err);
-	cell->numerator = c.total.count;
-	cell->persons = (int64_t)c.total.persons.n;
+	cell->numerator = observed->total.count;
+	cell->persons = (int64_t)observed->total.persons.n;
 	cell->has_numerator = true;
-	scan_release(&c);
-	if (rc)
-		return rc;
-	(void)r;
 	cell->baseline_year = opt->baseline_year;
-	if (opt->baseline_year <= 0) {
-		snprintf(cell->reason, sizeof(cell->reason),
-			 "no baseline year configured");
-		return 0;
+	if (!baseline) {
+		snprintf(cell->reason, sizeof(cell->reason), "%s",
+			 opt->baseline_year <= 0 ? "no baseline year configured"
+						 : "invalid baseline period");
+		return;
 	}
-	if (period_make(p->kind, opt->baseline_year, p->index, &base) != 0) {
-		snprintf(cell->reason, sizeof(cell->reason),
-			 "invalid baseline period");
-		return 0;
-	}
-	rc = compute_tally(ks, of, st, opt, &base, &c, err);
-	cell->baseline = c.total.count;
-	cell->baseline_persons = (int64_t)c.total.persons.n;
-	scan_release(&c);
-	if (rc)
-		return rc;
+	cell->baseline = baseline->total.count;
+	cell->baseline_persons = (int64_t)baseline->total.persons.n;
 	cell->pop_period = refdata_population(rd, opt->region, p->year,
 					      &cell->pop_period_year_used);
 	cell->pop_baseline = refdata_population(
@@ -621,7 +670,7 @@ static int compute_avoided(const struct kpi_set *ks, const struct kpi_def *d,
 	if (cell->pop_period <= 0 || cell->pop_baseline <= 0) {
 		snprintf(cell->reason, sizeof(cell->reason),
 			 "no population figure for the region");
-		return 0;
+		return;
 	}
 	cell->expected = (double)cell->baseline * (double)cell->pop_period /
 			 (double)cell->pop_baseline;
@@ -629,7 +678,6 @@ static int compute_avoided(const struct kpi_set *ks, const struct kpi_def *d,
 	cell->denominator = (int64_t)(cell->expected + 0.5);
 	cell->has_value = true;
 	cell->value = cell->expected - (double)cell->numerator;
-	return 0;
 }
 
 void kpi_results_free(struct kpi_results *r)
@@ -652,20 +700,55 @@ static int cmp_strata(const void *a, const void *b)
 	return c ? c : strcmp(x->value, y->value);
 }
 
+static int copy_value(const struct kpi_def *d, const struct scan_ctx *c,
+		      struct kpi_value *v)
+{
+	size_t j;
+
+	fill_cell(d, &c->total, &v->cell);
+	if (!c->nstrata)
+		return 0;
+	v->strata = calloc(c->nstrata, sizeof(*v->strata));
+	if (!v->strata)
+		return -IZA_ENOMEM;
+	for (j = 0; j < c->nstrata; j++) {
+		struct kpi_stratum *s = &v->strata[j];
+
+		snprintf(s->stratifier, sizeof(s->stratifier), "%s",
+			 c->strata[j].stratifier);
+		snprintf(s->value, sizeof(s->value), "%s", c->strata[j].value);
+		fill_cell(d, &c->strata[j].t, &s->cell);
+	}
+	v->nstrata = c->nstrata;
+	qsort(v->strata, v->nstrata, sizeof(*v->strata), cmp_strata);
+	return 0;
+}
+
+/*
+ * Two passes over the store at most: one over the period for every KPI
+ * (an avoided KPI reads the tally of the count KPI it names), and, when an
+ * avoided KPI is defined, one over the same months of the baseline year
+ * for the count KPIs it needs.
+ */
 int kpi_compute(const struct kpi_set *ks, struct store *st,
 		const struct refdata *rd, const struct kpi_options *opt,
 		const struct period *p, struct kpi_results **out,
 		struct iza_error *err)
 {
 	struct kpi_results *r = calloc(1, sizeof(*r));
+	struct scan_ctx *cur = NULL, *base = NULL;
+	struct period bp;
+	bool need_base = false, have_base = false;
 	const char *name;
-	size_t i, j;
+	size_t i, k;
 	int rc = 0;
 
 	if (!r)
 		return -IZA_ENOMEM;
 	r->values = calloc(ks->n, sizeof(*r->values));
-	if (!r->values) {
+	cur = calloc(ks->n, sizeof(*cur));
+	base = calloc(ks->n, sizeof(*base));
+	if (!r->values || !cur || !base) {
 		rc = -IZA_ENOMEM;
 		goto out;
 	}
@@ -674,55 +757,83 @@ int kpi_compute(const struct kpi_set *ks, struct store *st,
 	snprintf(r->region_name, sizeof(r->region_name), "%s",
 		 name ? name : opt->region);
 	r->period = *p;
-	for (i = 0; i < ks->n; i++) {
-		const struct kpi_def *d = &ks->defs[i];
-		struct kpi_value *v = &r->values[i];
-		struct scan_ctx c;
-
-		v->def = d;
-		r->n = i + 1;
-		if (d->kind == KPI_AVOIDED) {
-			rc = compute_avoided(ks, d, st, rd, opt, p, r, &v->cell,
-					     err);
-			if (rc)
-				goto out;
+	r->n = ks->n;
+	/* the period: every KPI but the avoided ones (cur[i] for defs[i]) */
+	for (i = k = 0; i < ks->n; i++) {
+		r->values[i].def = &ks->defs[i];
+		if (ks->defs[i].kind == KPI_AVOIDED) {
+			need_base = true;
 			continue;
 		}
-		rc = compute_tally(ks, d, st, opt, p, &c, err);
-		if (rc) {
-			scan_release(&c);
+		rc = scan_setup(&ks->defs[i], opt, p, &cur[k++]);
+		if (rc)
 			goto out;
-		}
-		fill_cell(d, &c.total, &v->cell);
-		if (i == 0) {
-			r->events_outside_region = c.outside;
-			r->events_unknown_region = c.unknown;
-		}
-		if (c.nstrata) {
-			v->strata = calloc(c.nstrata, sizeof(*v->strata));
-			if (!v->strata) {
-				scan_release(&c);
-				rc = -IZA_ENOMEM;
-				goto out;
-			}
-			for (j = 0; j < c.nstrata; j++) {
-				struct kpi_stratum *s = &v->strata[j];
+	}
+	rc = scan_many(ks, st, cur, k, p, err);
+	if (rc)
+		goto out;
+	if (k > 0) {
+		r->events_outside_region = cur[0].outside;
+		r->events_unknown_region = cur[0].unknown;
+	}
+	/* the baseline: the count KPIs named by avoided KPIs */
+	have_base =
+	    need_base && opt->baseline_year > 0 &&
+	    period_make(p->kind, opt->baseline_year, p->index, &bp) == 0;
+	if (have_base) {
+		size_t nb = 0;
 
-				snprintf(s->stratifier, sizeof(s->stratifier),
-					 "%s", c.strata[j].stratifier);
-				snprintf(s->value, sizeof(s->value), "%s",
-					 c.strata[j].value);
-				fill_cell(d, &c.strata[j].t, &s->cell);
-			}
-			v->nstrata = c.nstrata;
-			qsort(v->strata, v->nstrata, sizeof(*v->strata),
-			      cmp_strata);
+		for (i = 0; i < ks->n; i++) {
+			const struct kpi_def *of;
+
+			if (ks->defs[i].kind != KPI_AVOIDED)
+				continue;
+			of = kpi_set_find(ks, ks->defs[i].of);
+			rc = scan_setup(of, opt, &bp, &base[nb++]);
+			if (rc)
+				goto out;
 		}
-		scan_release(&c);
+		rc = scan_many(ks, st, base, nb, &bp, err);
+		if (rc)
+			goto out;
+	}
+	for (i = k = 0; i < ks->n; i++) {
+		const struct kpi_def *d = &ks->defs[i];
+
+		if (d->kind != KPI_AVOIDED) {
+			rc = copy_value(d, &cur[k++], &r->values[i]);
+			if (rc)
+				goto out;
+		}
+	}
+	for (i = 0, k = 0; i < ks->n; i++) {
+		const struct kpi_def *d = &ks->defs[i], *of;
+		const struct scan_ctx *obs = NULL;
+		size_t j, c = 0;
+
+		if (d->kind != KPI_AVOIDED)
+			continue;
+		of = kpi_set_find(ks, d->of);
+		for (j = 0; j < ks->n; j++) {
+			if (ks->defs[j].kind == KPI_AVOIDED)
+				continue;
+			if (&ks->defs[j] == of)
+				obs = &cur[c];
+			c++;
+		}
+		fill_avoided(opt, rd, p, obs, have_base ? &base[k] : NULL,
+			     &r->values[i].cell);
+		k++;
 	}
 	*out = r;
 	r = NULL;
 out:
+	for (i = 0; cur && base && i < ks->n; i++) {
+		scan_release(&cur[i]);
+		scan_release(&base[i]);
+	}
+	free(cur);
+	free(base);
 	kpi_results_free(r);
 	return rc;
 }
