@@ -199,6 +199,31 @@ size_t input_peek(struct input *in, const char **head, size_t n)
 	return in->end - in->start < n ? in->end - in->start : n;
 }
 
+ssize_t input_read(struct input *in, void *buf, size_t n)
+{
+	size_t have;
+
+	if (n == 0)
+		return 0;
+	if (in->start == in->end) {
+		ssize_t r;
+
+		if (in->eof)
+			return 0;
+		r = fill(in, in->cap);
+		if (r < 0)
+			return r == -IZA_ENOMEM ? -IZA_ENOMEM : -IZA_EIO;
+		if (in->start == in->end)
+			return 0;
+	}
+	have = in->end - in->start;
+	if (have > n)
+		have = n;
+	memcpy(buf, in->buf + in->start, have);
+	in->start += have;
+	return (ssize_t)have;
+}
+
 int input_slurp(struct input *in, size_t max, char **buf, size_t *len,
 		struct iza_error *err)
 {

@@ -35,6 +35,12 @@ int input_getline(struct input *in, size_t max, const char **line, size_t *len,
 int input_slurp(struct input *in, size_t max, char **buf, size_t *len,
 		struct iza_error *err);
 
+/* Read up to n bytes from the current position into buf (for parsers that
+ * pull bytes, e.g. libxml2's xmlReaderForIO).  The bytes are hashed and
+ * counted like every other byte handed out.  Returns the number of bytes
+ * copied (> 0), 0 at end of input, or -IZA_EIO / -IZA_ENOMEM. */
+ssize_t input_read(struct input *in, void *buf, size_t n);
+
 /* Peek at up to n bytes from the current position without consuming. */
 size_t input_peek(struct input *in, const char **head, size_t n);
 
