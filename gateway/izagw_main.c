@@ -120,7 +120,7 @@ struct gw {
 	struct gw_config *cfg;
 	struct refdata *rd;
 	struct vocabulary *voc;
-	struct mapping *map;
+	struct mapping *map, *map_hl7v2, *map_cda;
 	struct kpi_set *kpis;
 	struct store *store;
 	struct pseudo *ps;
@@ -133,6 +133,8 @@ static void gw_release(struct gw *g)
 	store_close(g->store);
 	kpi_set_free(g->kpis);
 	mapping_free(g->map);
+	mapping_free(g->map_hl7v2);
+	mapping_free(g->map_cda);
 	vocabulary_free(g->voc);
 	refdata_free(g->rd);
 	config_free(g->cfg);
@@ -214,6 +216,7 @@ static int cmd_init(struct gw *g, int argc, char **argv)
 	return 0;
 }
 
+/* The vocabulary and the mapping of every input kind. */
 static int load_mapping(struct gw *g)
 {
 	int rc = vocabulary_load(config_mapping_file(g->cfg, "vocabulary.json"),
@@ -222,6 +225,12 @@ static int load_mapping(struct gw *g)
 	if (rc == 0)
 		rc = mapping_load(config_mapping_file(g->cfg, "fhir-r4.json"),
 				  g->voc, &g->map, &g->err);
+	if (rc == 0)
+		rc = mapping_load(config_mapping_file(g->cfg, "hl7v2.json"),
+				  g->voc, &g->map_hl7v2, &g->err);
+	if (rc == 0)
+		rc = mapping_load(config_mapping_file(g->cfg, "cda.json"),
+				  g->voc, &g->map_cda, &g->err);
 	return rc;
 }
 
@@ -318,6 +327,8 @@ static int cmd_ingest(struct gw *g, int argc, char **argv)
 	memset(&ic, 0, sizeof(ic));
 	ic.store = g->store;
 	ic.mapping = g->map;
+	ic.mapping_hl7v2 = g->map_hl7v2;
+	ic.mapping_cda = g->map_cda;
 	ic.pseudo = g->ps;
 	ic.refdata = g->rd;
 	ic.region = g->cfg->region;

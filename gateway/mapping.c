@@ -130,9 +130,13 @@ struct compiled_path {
 	struct v2path *v2;
 };
 
+#define MAP_MAX_ALTERNATIVES 4
+
 struct field {
 	char *name;
-	struct compiled_path path;
+	/* alternatives: the first that yields a value wins */
+	struct compiled_path path[MAP_MAX_ALTERNATIVES];
+	size_t npath;
 	enum ftype type;
 	bool required, many;
 	const struct vmap *map;
@@ -287,8 +291,11 @@ void mapping_free(struct mapping *m)
 
 		free(r->resource);
 		for (j = 0; j < r->nfields; j++) {
+			size_t a;
+
 			free(r->fields[j].name);
-			path_release(&r->fields[j].path);
+			for (a = 0; a < r->fields[j].npath; a++)
+				path_release(&r->fields[j].path[a]);
 		}
 		path_release(&r->match);
 		rules_free(r->rules, r->nrules);
@@ -410,6 +417,44 @@ static int field_index(const struct rmap *r, const char *name)
 	return -1;
 }
 
+/* "path": "p" or ["p1", "p2", ...] (alternatives, first with a value). */
+static int load_paths(const char *file, const char *where,
+		      const struct mapping *m, const json_t *pv,
+		      struct field *f, struct iza_error *err)
+{
+	struct iza_error perr;
+	size_t n, a;
+
+	if (json_is_string(pv)) {
+		n = 1;
+	} else if (json_is_array(pv) && json_array_size(pv) > 0 &&
+		   json_array_size(pv) <= MAP_MAX_ALTERNATIVES) {
+		n = json_array_size(pv);
+	} else {
+		return iza_error_set(err, ME, file, 0, where,
+				     "\"path\" must be a path or a list of 1 "
+				     "to %d alternative paths",
+				     MAP_MAX_ALTERNATIVES);
+	}
+	for (a = 0; a < n; a++) {
+		const json_t *p =
+		    json_is_string(pv) ? pv : json_array_get(pv, a);
+
+		if (!json_is_string(p) || json_string_length(p) == 0)
+			return iza_error_set(err, ME, file, 0, where,
+					     "path %zu is not a non-empty "
+					     "string",
+					     a + 1);
+		iza_error_clear(&perr);
+		if (compile_path(m, json_string_value(p), &f->path[a], &perr))
+			return iza_error_set(
+			    err, ME, file, 0, where, "path%s: %s",
+			    n > 1 ? " alternative" : "", perr.text);
+		f->npath = a + 1;
+	}
+	return 0;
+}
+
 static int load_fields(const char *file, const char *where0,
 		       const json_t *fields, const struct mapping *m,
 		       struct rmap *r, struct iza_error *err)
@@ -430,8 +475,7 @@ static int load_fields(const char *file, const char *where0,
 	{
 		struct field *f = &r->fields[r->nfields];
 		char where[IZA_ERR_FIELD_MAX];
-		const char *path, *type, *mapname;
-		struct iza_error perr;
+		const char *type, *mapname;
 
 		snprintf(where, sizeof(where), "%s.%.40s", where0, name);
 		if (strcmp(name, "sector") == 0)
@@ -445,15 +489,10 @@ static int load_fields(const char *file, const char *where0,
 		if (!f->name)
 			return -IZA_ENOMEM;
 		r->nfields++;
-		rc = jutil_string(file, where, def, "path", true, &path, ME,
-				  err);
+		rc = load_paths(file, where, m, json_object_get(def, "path"), f,
+				err);
 		if (rc)
 			return rc;
-		iza_error_clear(&perr);
-		rc = compile_path(m, path, &f->path, &perr);
-		if (rc)
-			return iza_error_set(err, ME, file, 0, where,
-					     "path: %s", perr.text);
 		rc = jutil_string(file, where, def, "type", false, &type, ME,
 				  err);
 		if (rc)
@@ -1219,7 +1258,7 @@ static bool parse_year(const char *v, int64_t *year)
 static int extract(struct mapper *mp, const struct rmap *r,
 		   struct map_result *out, struct iza_error *why)
 {
-	size_t i;
+	size_t i, a;
 	int rc;
 
 	for (i = 0; i < r->nfields; i++) {
@@ -1234,11 +1273,15 @@ static int extract(struct mapper *mp, const struct rmap *r,
 		mp->val[i] = NULL;
 		mp->nmany[i] = 0;
 		mp->tval[i] = IZA_TIME_NONE;
-		rc = eval_path(mp, &f->path, &vs);
-		if (rc)
-			return rc;
-		if (vs.verdict == 1)
-			return 1;
+		for (a = 0; a < f->npath; a++) {
+			rc = eval_path(mp, &f->path[a], &vs);
+			if (rc)
+				return rc;
+			if (vs.verdict == 1)
+				return 1;
+			if (mp->val[i] || mp->nmany[i])
+				break;
+		}
 		if (f->required && !mp->val[i] && mp->nmany[i] == 0) {
 			quarantine(out, QR_MISSING, why, f->name,
 				   "required field missing");

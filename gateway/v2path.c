@@ -13,6 +13,7 @@ struct v2path {
 	char seg[4];
 	int field, rep;	 /* rep 0: all */
 	int fcomp, fsub; /* filter: 0 none */
+	int fnot;	 /* filter is != */
 	char *fvalue;
 	int comp, sub; /* 0: not given */
 };
@@ -81,9 +82,14 @@ int v2path_compile(const char *text, struct v2path **out, struct iza_error *err)
 			if (digits(&s, &p->fsub))
 				goto bad_number;
 		}
+		if (s[0] == '!' && s[1] == '=') {
+			p->fnot = 1;
+			s++;
+		}
 		if (s[0] != '=' || s[1] != '\'') {
 			v2path_free(p);
-			return fail(err, text, s, "expected ='text' in filter");
+			return fail(err, text, s,
+				    "expected ='text' or !='text' in filter");
 		}
 		s += 2;
 		q = strchr(s, '\'');
@@ -201,11 +207,11 @@ static int filter_holds(const struct v2path *p, xmlNode *rep)
 		n = part(n, p->fsub);
 	n = leaf(n);
 	if (!n)
-		return 0;
+		return p->fnot; /* absent differs from any text */
 	t = xmlNodeGetContent(n);
 	ok = t && strcmp((const char *)t, p->fvalue) == 0;
 	xmlFree(t);
-	return ok;
+	return p->fnot ? !ok : ok;
 }
 
 static int eval_segment(const struct v2path *p, xmlNode *seg,

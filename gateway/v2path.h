@@ -8,9 +8,11 @@
  *   SEG    := [A-Z][A-Z0-9]{2}          segment id (PID, PV1, ZBE, ...)
  *   FIELD, COMP, SUB := 1..999           positions, 1-based
  *   rep    := '(' N ')'                  only the N-th repetition (1-based)
- *   filter := '[' COMP ('.' SUB)? '=' '\'' text '\'' ']'
+ *   filter := '[' COMP ('.' SUB)? ('=' | '!=') '\'' text '\'' ']'
  *                                        only repetitions whose component
- *                                        (subcomponent) equals text
+ *                                        (subcomponent) equals (differs
+ *                                        from) text; an absent component
+ *                                        differs from every text
  * Addressing is positional, by the number after the last '.' of an
  * element's local name: the XML encoding's <PID.3><CX.4><HD.1> and the ER7
  * conversion's <PID.3><PID.3.4><PID.3.4.1> are the same path PID-3.4.1.  A
