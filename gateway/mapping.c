@@ -1095,6 +1095,11 @@ static int eval_xpath(struct mapper *mp, const struct compiled_path *cp,
 		return 0; /* evaluation error (e.g. unknown prefix): no value */
 	switch (o->type) {
 	case XPATH_NODESET:
+		if (!vs->f && o->nodesetval && o->nodesetval->nodeNr > 0) {
+			/* a match path: an element exists, whatever its text */
+			vs->matched = true;
+			break;
+		}
 		for (i = 0; o->nodesetval && i < o->nodesetval->nodeNr && !rc;
 		     i++) {
 			xmlChar *t =
