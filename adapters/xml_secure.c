@@ -391,6 +391,14 @@ int xml_reader_expand(struct xml_reader *r, xmlNodePtr *node,
 	r->rec_marks = 0;
 	n = xmlTextReaderExpand(r->tr);
 	r->in_record = false;
+	if (!n && !r->stop) {
+		/* the parser stopped beyond the record: its subtree is
+		 * complete in the tree even though Expand refuses */
+		xmlNodePtr cur = xmlTextReaderCurrentNode(r->tr);
+
+		if (cur && cur->type == XML_ELEMENT_NODE && complete(cur))
+			n = cur;
+	}
 	if (!n || r->stop ||
 	    (r->xml_code && r->xml_level == XML_ERR_FATAL && !complete(n))) {
 		rc = fatal(r, err);
