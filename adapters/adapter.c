@@ -1,10 +1,13 @@
 #include "adapter.h"
 
+#include "cda.h"
+
 #include <string.h>
 
 const struct adapter *const adapter_registry[] = {
     &adapter_fhir_ndjson,
     &adapter_fhir_bundle,
+    &adapter_cda,
     NULL,
 };
 
