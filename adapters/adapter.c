@@ -1,6 +1,7 @@
 #include "adapter.h"
 
 #include "cda.h"
+#include "hl7v2.h"
 
 #include <string.h>
 
@@ -8,6 +9,8 @@ const struct adapter *const adapter_registry[] = {
     &adapter_fhir_ndjson,
     &adapter_fhir_bundle,
     &adapter_cda,
+    &adapter_hl7v2_xml,
+    &adapter_hl7v2_er7,
     NULL,
 };
 

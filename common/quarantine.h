@@ -8,7 +8,7 @@
 #define IZA_QUARANTINE_H
 
 #define QUARANTINE_REASONS(X)                                                  \
-	X(MALFORMED, "malformed_json")                                         \
+	X(MALFORMED, "malformed")                                         \
 	X(TOO_LARGE, "record_too_large")                                       \
 	X(NO_TYPE, "no_resource_type")                                         \
 	X(MISSING, "missing_field")                                            \
@@ -23,7 +23,7 @@ enum quarantine_reason {
 	    QR_COUNT_
 };
 
-/* "malformed_json", ...; "unknown" for out-of-range values. */
+/* "malformed", ...; "unknown" for out-of-range values. */
 const char *quarantine_reason_name(enum quarantine_reason r);
 
 #endif

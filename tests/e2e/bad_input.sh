@@ -24,12 +24,12 @@ reason() { cat "$d"/izagw-data/quarantine/*.ndjson | jq -r "select(.file | endsw
 run "$E2E_TMP/truncated.ndjson"
 expect_eq "truncated: exit code" 5 "$rc"
 expect_eq "truncated: good line stored" 1 "$(stored)"
-expect_eq "truncated: quarantine" "2 malformed_json;" "$(reason truncated.ndjson)"
+expect_eq "truncated: quarantine" "2 malformed;" "$(reason truncated.ndjson)"
 
 # 2. invalid UTF-8 inside a string, between good lines
 { echo "$good"; printf '{"resourceType":"Encounter","id":"x\xff\xfe"}\n'; echo "$good2"; } >"$E2E_TMP/utf8.ndjson"
 run "$E2E_TMP/utf8.ndjson"
-expect_eq "invalid UTF-8: quarantine" "2 malformed_json;" "$(reason utf8.ndjson)"
+expect_eq "invalid UTF-8: quarantine" "2 malformed;" "$(reason utf8.ndjson)"
 expect_eq "invalid UTF-8: text says so" 1 "$(cat "$d"/izagw-data/quarantine/*.ndjson | jq -r 'select(.file | endswith("utf8.ndjson")) | .text' | grep -ci utf)"
 
 # 3. a 100 MB single line between good lines: refused by the 16 MiB line cap
@@ -44,7 +44,7 @@ rm -f "$E2E_TMP/huge.ndjson"
 # 4. deeply nested JSON (100,000 levels) on one line
 { printf '{"a":'; head -c 100000 /dev/zero | tr '\0' '['; echo '}'; echo "$good"; } >"$E2E_TMP/deep.ndjson"
 run "$E2E_TMP/deep.ndjson"
-expect_eq "deep nesting: quarantine" "1 malformed_json;" "$(reason deep.ndjson)"
+expect_eq "deep nesting: quarantine" "1 malformed;" "$(reason deep.ndjson)"
 expect_eq "deep nesting: reason names the depth" 1 "$(cat "$d"/izagw-data/quarantine/*.ndjson | jq -r 'select(.file | endswith("deep.ndjson")) | .text' | grep -ci deep)"
 
 # 5. a line that is JSON but not a FHIR resource (Synthea log lines, arrays)

@@ -20,7 +20,7 @@ expect_eq "events stored (13 new incl. ER+admission, 1 replaced)" 14 "$(awk '/^i
 expect_eq "duplicates (e8 sent twice)" 1 "$(awk '/^ingest .*hospital-Encounter/{t=1} t && /duplicates/{print $2; exit}' "$E2E_TMP/h.out")"
 expect_eq "updated (e7 version 2)" 1 "$(awk '/^ingest .*hospital-Encounter/{t=1} t && /updated/{print $2; exit}' "$E2E_TMP/h.out")"
 expect_eq "quarantined" 4 "$(awk '/^ingest .*hospital-Encounter/{t=1} t && /quarantined/{print $2; exit}' "$E2E_TMP/h.out")"
-for r in malformed_json unknown_code missing_field invalid_date; do
+for r in malformed unknown_code missing_field invalid_date; do
 	expect_eq "quarantined as $r" 1 "$(awk -v r=$r '/^ingest .*hospital-Encounter/{t=1} t && $1 == r {print $2; exit}' "$E2E_TMP/h.out")"
 done
 expect_eq "excluded resource types (Organization)" 1 "$(grep -o 'other resource types [0-9]*' "$E2E_TMP/h.out" | head -1 | awk '{print $4}')"
