@@ -1,18 +1,41 @@
 /*
  * store.c - the SQLite event store (contract in store.h).
  *
- * Layout (schema v1):
- *   encounters  one row per source record: (source, source_id) -> last_updated,
- *               version, content_hash.  The dedup check is one primary-key
- *               probe here: INSERT ... ON CONFLICT DO NOTHING, and only when
- *               that finds the key, a read of the stored row.
- *   events      the encounter's event set, keyed (source, source_id, type);
- *               one secondary index, events(start), for the KPI scan.  As the
- *               table is WITHOUT ROWID the index entries carry the primary
- *               key, so (start, source, source_id, type) is the index order and
- *               the scan's ORDER BY needs no sort.
- *   patients    keyed (source, patient_key).
+ * Layout (schema v2):
+ *   events      append-only, in arrival order (rowid = INTEGER PRIMARY KEY):
+ *               the event columns, ekey (the encounter's key, below) and live
+ *               (1 until a newer version of the encounter supersedes it).
+ *               The events of one put are consecutive rowids.  No secondary
+ *               index: every insert goes to the right edge of one B-tree.
+ *   enc         the encounter index, WITHOUT ROWID: ekey -> chk, first_row,
+ *               nrows (the live events: rowids first_row .. first_row +
+ *               nrows - 1), last_updated, version, content_hash.
+ *   patients    keyed (source, patient_key), as in v1.
  *   batches     provenance, one row per committed batch.
+ *
+ * Encounter key: a 128-bit hash of source "\0" source_id (key_hash()); its
+ * first 64 bits with the top bit cleared are the ekey, the other 64 bits are
+ * chk.  A different encounter already at ekey (its chk differs) sends the
+ * put on to ekey + 1, + 2, ... (open addressing; enc rows are never
+ * deleted, so a free slot ends the search).  The hash is part of the file
+ * format: changing it needs a schema version.
+ *
+ * Why: in v1 every put was three inserts at random B-tree positions (UUID
+ * keys), ~10 us a record once the store outgrew the page cache.  In v2:
+ *   - events are appends;
+ *   - new or changed enc entries are staged in a bounded in-memory hash table
+ *     and written into enc in key order (sorted, one prepared statement) when
+ *     the table is full and before every COMMIT, so a flush touches each enc
+ *     page at most once;
+ *   - a Bloom filter over the ekeys in enc and in staging answers "definitely
+ *     absent" for a new key without a B-tree lookup; "maybe" looks in
+ *     staging, then in enc by primary key (resends and false positives only).
+ *     The filter is not persisted: it is built by scanning enc keys at the
+ *     first put after open (measured in bench/INGEST-PROFILE.md), and again
+ *     when another connection has committed (PRAGMA data_version), since its
+ *     keys are unknown to this one.  A rolled-back batch leaves stale bits,
+ *     which only cost lookups.
+ *   - an update marks the old rows dead (one rowid range) and appends.
  *
  * Content hash: 64-bit FNV-1a over a canonical serialisation of the event set
  * (events sorted by type; every field except source, source_id, last_updated
@@ -39,10 +62,19 @@
 
 #define STORE_APP_ID	0x495a4147 /* "IZAG" in PRAGMA application_id */
 #define STORE_BUSY_MS	5000
-#define STORE_CACHE_KIB 40960 /* page cache: ingest stays < 64 MB RSS */
+#define STORE_CACHE_KIB 16384 /* page cache: ingest stays < 64 MB RSS */
 #define SCAN_CACHE_MAX	16    /* cached scan statements (one per shape) */
 #define SCAN_LIST_MAX	256   /* values in one types/statuses filter */
 #define SCAN_SQL_MAX	8192
+/* Staged enc entries: 128 Ki x 56 bytes + a 1 MiB slot index ~ 8 MB. */
+#define STAGE_MAX (128 * 1024)
+/* Bloom filter: 16 MiB of 64-byte blocks, 8 bits (one per 64-bit word) a
+ * key: ~0.3 % false positives at 10 M keys, ~0.01 % at 2 M. */
+#define BLOOM_BYTES   (16u << 20)
+#define BLOOM_WORDS   (BLOOM_BYTES / 8)
+#define BLOOM_BLOCKS  (BLOOM_WORDS / 8)
+#define RADIX_BUCKETS (1 << 16)
+#define PROBE_MAX     64 /* ekey collisions in a row before giving up */
 
 /* ---- schema and migrations ---- */
 
@@ -107,14 +139,56 @@ static const char *const schema_v1[] = {
     NULL,
 };
 
+/* v1 -> v2: the new tables; migrate_v2() copies the rows and drops the v1
+ * tables (events_v1 and encounters). */
+static const char *const schema_v2[] = {
+    "ALTER TABLE events RENAME TO events_v1",
+
+    "CREATE TABLE events("
+    " id INTEGER PRIMARY KEY,"
+    " source TEXT NOT NULL,"
+    " source_id TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " channel TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " provider TEXT NOT NULL,"
+    " sector TEXT NOT NULL,"
+    " rule TEXT NOT NULL,"
+    " start INTEGER,"
+    " \"end\" INTEGER,"
+    " urgency INTEGER,"
+    " disposition TEXT NOT NULL,"
+    " patient_key BLOB NOT NULL,"
+    " ekey INTEGER NOT NULL,"
+    " live INTEGER NOT NULL)",
+
+    "CREATE TABLE enc("
+    " ekey INTEGER PRIMARY KEY,"
+    " chk INTEGER NOT NULL,"
+    " first_row INTEGER NOT NULL,"
+    " nrows INTEGER NOT NULL,"
+    " last_updated INTEGER,"
+    " version INTEGER NOT NULL,"
+    " content_hash INTEGER NOT NULL) WITHOUT ROWID",
+    NULL,
+};
+
+struct store;
+struct iza_error;
+static int migrate_v2(struct store *st, struct iza_error *err);
+
 /*
  * Forward migrations: entry i takes the store from version i to version
- * i + 1 (entry 0 creates v1 from an empty file).  To go to v2, write the
- * statements that turn a v1 store into a v2 store as schema_v2[] and append
- * it here; STORE_SCHEMA_VERSION follows from the array length.
+ * i + 1 (entry 0 creates v1 from an empty file): its SQL statements, then its
+ * function (if any), all in the one transaction of migrate().
+ * STORE_SCHEMA_VERSION follows from the array length.
  */
-static const char *const *const migrations[] = {
-    schema_v1,
+static const struct migration {
+	const char *const *sql;
+	int (*fn)(struct store *st, struct iza_error *err);
+} migrations[] = {
+    {schema_v1, NULL},
+    {schema_v2, migrate_v2},
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -127,10 +201,11 @@ enum stmt_id {
 	S_BEGIN,
 	S_COMMIT,
 	S_ROLLBACK,
+	S_DATA_VERSION,
 	S_ENC_GET,
-	S_ENC_INS,
-	S_ENC_UPD,
-	S_EV_DEL,
+	S_ENC_PUT,
+	S_ENC_KEYS,
+	S_EV_KILL,
 	S_EV_INS,
 	S_PAT_GET,
 	S_PAT_PUT,
@@ -142,19 +217,19 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
-    [S_ENC_GET] = "SELECT last_updated, version, content_hash"
-		  " FROM encounters WHERE source = ?1 AND source_id = ?2",
-    [S_ENC_INS] = "INSERT INTO encounters(source, source_id, last_updated,"
-		  " version, content_hash) VALUES(?1, ?2, ?3, ?4, ?5)"
-		  " ON CONFLICT DO NOTHING",
-    [S_ENC_UPD] = "UPDATE encounters SET last_updated = ?3, version = ?4,"
-		  " content_hash = ?5 WHERE source = ?1 AND source_id = ?2",
-    [S_EV_DEL] = "DELETE FROM events WHERE source = ?1 AND source_id = ?2",
+    [S_DATA_VERSION] = "PRAGMA data_version",
+    [S_ENC_GET] = "SELECT chk, first_row, nrows, last_updated, version,"
+		  " content_hash FROM enc WHERE ekey = ?1",
+    [S_ENC_PUT] = "INSERT OR REPLACE INTO enc(ekey, chk, first_row, nrows,"
+		  " last_updated, version, content_hash)"
+		  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_ENC_KEYS] = "SELECT ekey FROM enc",
+    [S_EV_KILL] = "UPDATE events SET live = 0 WHERE id BETWEEN ?1 AND ?2",
     [S_EV_INS] = "INSERT INTO events(source, source_id, type, channel,"
 		 " status, provider, sector, rule, start, \"end\", urgency,"
-		 " disposition, patient_key)"
+		 " disposition, patient_key, ekey, live)"
 		 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-		 " ?13)",
+		 " ?13, ?14, 1)",
     [S_PAT_GET] = "SELECT last_updated, version, pseudonym, has_bsn, pc4,"
 		  " gemeente, region, birth_year, sex, active"
 		  " FROM patients WHERE source = ?1 AND patient_key = ?2",
@@ -182,6 +257,29 @@ struct scan_cached {
 	sqlite3_stmt *stmt;
 };
 
+/* One enc row: in the table or staged. */
+struct enc_ent {
+	int64_t ekey, chk, first_row, last_updated, version, hash;
+	int64_t nrows;
+};
+
+/* New or changed enc rows of the open transaction, written into enc in key
+ * order by stage_flush().  ent[0..n) in arrival order; slot[] an open-
+ * addressing index over them (0 empty, else index + 1), twice as large as
+ * the most entries. */
+struct sort_key {
+	uint64_t key;
+	uint64_t idx;
+};
+
+struct staging {
+	struct enc_ent *ent;
+	uint32_t *slot;
+	struct sort_key *order, *tmp; /* for the flush's radix sort */
+	uint32_t *count;
+	size_t n, max, nslots;
+};
+
 struct store {
 	sqlite3 *db;
 	char *path;
@@ -191,6 +289,12 @@ struct store {
 	bool in_batch;
 	bool batch_failed; /* a write failed inside the open batch */
 	int schema_version;
+	/* encounter index (v2) */
+	struct staging stage;
+	uint64_t *bloom; /* BLOOM_WORDS words; NULL until the first put */
+	bool bloom_valid;
+	int64_t data_version; /* of the last transaction begun */
+	struct store_test_hooks hooks;
 };
 
 /* ---- errors ---- */
@@ -250,7 +354,423 @@ out:
 	return ret;
 }
 
+/* ---- the encounter index: key hash, Bloom filter, staging ---- */
+
+static uint64_t rotl64(uint64_t x, int r)
+{
+	return x << r | x >> (64 - r);
+}
+
+/* Avalanche: every input bit flips each output bit with probability ~1/2. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 32;
+	x *= 0xd6e8feb86659fd93ULL;
+	x ^= x >> 29;
+	x *= 0x9fb21c651e98df25ULL;
+	x ^= x >> 32;
+	return x;
+}
+
+static uint64_t load_le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * The 128-bit hash of source "\0" source_id: two lanes over the input's
+ * 8-byte little-endian words (zero-padded), each step a bijection of the
+ * lane for a given word and of the word for a given lane, with different
+ * operations and constants per lane; then both lanes are folded into each
+ * half.  Part of the file format (enc.ekey, enc.chk).
+ */
+static void key_hash(const char *source, const char *source_id, uint64_t *ka,
+		     uint64_t *kb)
+{
+	unsigned char buf[IZA_SOURCE_MAX + IZA_ID_MAX + 8];
+	size_t ns = strnlen(source, IZA_SOURCE_MAX - 1);
+	size_t ni = strnlen(source_id, IZA_ID_MAX - 1);
+	size_t len = ns + 1 + ni, i;
+	uint64_t a = 0x243f6a8885a308d3ULL ^ len;
+	uint64_t b = 0x13198a2e03707344ULL + len;
+
+	memcpy(buf, source, ns);
+	buf[ns] = 0;
+	memcpy(buf + ns + 1, source_id, ni);
+	memset(buf + len, 0, 8);
+	for (i = 0; i < len; i += 8) {
+		uint64_t w = load_le64(buf + i);
+
+		a = rotl64(a ^ w, 27) * 0xa0761d6478bd642fULL;
+		b = (rotl64(b, 31) + w) * 0xe7037ed1a0b428dbULL;
+		b ^= b >> 29;
+	}
+	*ka = mix64(a + rotl64(b, 17));
+	*kb = mix64(b ^ rotl64(a, 41) ^ 0x452821e638d01377ULL);
+}
+
+static void encounter_key(const struct store *st, const struct canon_event *e,
+			  int64_t *ekey, int64_t *chk)
+{
+	uint64_t a, b;
+
+	if (st->hooks.key_hash)
+		st->hooks.key_hash(e->source, e->source_id, &a, &b);
+	else
+		key_hash(e->source, e->source_id, &a, &b);
+	*ekey = (int64_t)(a & (uint64_t)INT64_MAX);
+	memcpy(chk, &b, sizeof(*chk));
+}
+
+/* Split-block Bloom filter: a key picks one 64-byte block and sets one bit
+ * in each of its 8 words (one cache line a lookup). */
+static void bloom_pos(int64_t ekey, size_t *block, uint64_t *bits)
+{
+	uint64_t x = mix64((uint64_t)ekey ^ 0x3c6ef372fe94f82bULL);
+	uint64_t y = mix64(x + 0xa54ff53a5f1d36f1ULL);
+	int i;
+
+	*block = (size_t)(x >> 40) % BLOOM_BLOCKS;
+	for (i = 0; i < 8; i++)
+		bits[i] = 1ULL << ((y >> (6 * i)) & 63);
+}
+
+static void bloom_add(uint64_t *bloom, int64_t ekey)
+{
+	uint64_t bits[8], *w;
+	size_t block;
+	int i;
+
+	bloom_pos(ekey, &block, bits);
+	w = bloom + block * 8;
+	for (i = 0; i < 8; i++)
+		w[i] |= bits[i];
+}
+
+static bool bloom_maybe(const uint64_t *bloom, int64_t ekey)
+{
+	uint64_t bits[8];
+	const uint64_t *w;
+	size_t block;
+	int i;
+
+	bloom_pos(ekey, &block, bits);
+	w = bloom + block * 8;
+	for (i = 0; i < 8; i++)
+		if (!(w[i] & bits[i]))
+			return false;
+	return true;
+}
+
+static void stage_free(struct staging *sg)
+{
+	free(sg->ent);
+	free(sg->slot);
+	free(sg->order);
+	free(sg->tmp);
+	free(sg->count);
+	memset(sg, 0, sizeof(*sg));
+}
+
+static int stage_init(struct staging *sg, size_t max)
+{
+	size_t nslots = 16;
+
+	while (nslots < 2 * max)
+		nslots *= 2;
+	sg->ent = malloc(max * sizeof(*sg->ent));
+	sg->slot = calloc(nslots, sizeof(*sg->slot));
+	sg->order = malloc(max * sizeof(*sg->order));
+	sg->tmp = malloc(max * sizeof(*sg->tmp));
+	sg->count = malloc(RADIX_BUCKETS * sizeof(*sg->count));
+	if (!sg->ent || !sg->slot || !sg->order || !sg->tmp || !sg->count) {
+		stage_free(sg);
+		return -IZA_ENOMEM;
+	}
+	sg->n = 0;
+	sg->max = max;
+	sg->nslots = nslots;
+	return 0;
+}
+
+static void stage_clear(struct staging *sg)
+{
+	if (sg->n)
+		memset(sg->slot, 0, sg->nslots * sizeof(*sg->slot));
+	sg->n = 0;
+}
+
+static struct enc_ent *stage_get(struct staging *sg, int64_t ekey)
+{
+	size_t mask = sg->nslots - 1, h = (size_t)mix64((uint64_t)ekey) & mask;
+
+	while (sg->slot[h]) {
+		struct enc_ent *e = &sg->ent[sg->slot[h] - 1];
+
+		if (e->ekey == ekey)
+			return e;
+		h = (h + 1) & mask;
+	}
+	return NULL;
+}
+
+/* Add an entry whose key is not staged yet; the caller checked n < max. */
+static void stage_add(struct staging *sg, const struct enc_ent *e)
+{
+	size_t mask = sg->nslots - 1,
+	       h = (size_t)mix64((uint64_t)e->ekey) & mask;
+
+	while (sg->slot[h])
+		h = (h + 1) & mask;
+	sg->ent[sg->n++] = *e;
+	sg->slot[h] = (uint32_t)sg->n;
+}
+
+/* sg->order[0..n) := (ekey, index) by ekey: LSD radix sort, 4 passes of
+ * 16 bits over the 63-bit keys (no comparisons, no allocation). */
+static void stage_sort(struct staging *sg)
+{
+	uint32_t *count = sg->count;
+	struct sort_key *a = sg->order, *b = sg->tmp, *t;
+	size_t i, sum;
+	int pass;
+
+	for (i = 0; i < sg->n; i++) {
+		a[i].key = (uint64_t)sg->ent[i].ekey;
+		a[i].idx = i;
+	}
+	for (pass = 0; pass < 4; pass++) {
+		int shift = 16 * pass;
+
+		memset(count, 0, RADIX_BUCKETS * sizeof(*count));
+		for (i = 0; i < sg->n; i++)
+			count[(a[i].key >> shift) & 0xffff]++;
+		for (i = 0, sum = 0; i < RADIX_BUCKETS; i++) {
+			size_t c = count[i];
+
+			count[i] = (uint32_t)sum;
+			sum += c;
+		}
+		for (i = 0; i < sg->n; i++)
+			b[count[(a[i].key >> shift) & 0xffff]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	/* four passes: the result is back in sg->order */
+}
+
+static void bind_time(sqlite3_stmt *s, int i, int64_t t);
+static int64_t column_time(sqlite3_stmt *s, int i);
+
+/* Write the staged entries into enc in key order, then empty the staging
+ * table.  Inside the open transaction. */
+static int stage_flush(struct store *st, struct iza_error *err)
+{
+	struct staging *sg = &st->stage;
+	sqlite3_stmt *s = st->stmt[S_ENC_PUT];
+	int ret = 0;
+	size_t i;
+
+	if (!sg->n)
+		return 0;
+	stage_sort(sg);
+	for (i = 0; i < sg->n; i++) {
+		const struct enc_ent *e = &sg->ent[sg->order[i].idx];
+
+		sqlite3_bind_int64(s, 1, e->ekey);
+		sqlite3_bind_int64(s, 2, e->chk);
+		sqlite3_bind_int64(s, 3, e->first_row);
+		sqlite3_bind_int64(s, 4, e->nrows);
+		bind_time(s, 5, e->last_updated);
+		sqlite3_bind_int64(s, 6, e->version);
+		sqlite3_bind_int64(s, 7, e->hash);
+		if (step_done(st, S_ENC_PUT)) {
+			ret = write_error(st, err, "cannot store encounter");
+			break;
+		}
+	}
+	stage_clear(sg);
+	return ret;
+}
+
+/* Stage the new state of an encounter: replaces a staged entry of the same
+ * key, else takes a new one (flushing a full table first). */
+static int stage_put(struct store *st, const struct enc_ent *e,
+		     struct iza_error *err)
+{
+	struct enc_ent *cur = stage_get(&st->stage, e->ekey);
+	int ret;
+
+	if (cur) {
+		*cur = *e;
+		return 0;
+	}
+	if (st->stage.n == st->stage.max) {
+		ret = stage_flush(st, err);
+		if (ret)
+			return ret;
+	}
+	stage_add(&st->stage, e);
+	bloom_add(st->bloom, e->ekey);
+	return 0;
+}
+
+/* Called right after a transaction began: if another connection committed
+ * since our last transaction, our Bloom filter misses its keys. */
+static int tx_begun(struct store *st, struct iza_error *err)
+{
+	sqlite3_stmt *s = st->stmt[S_DATA_VERSION];
+	int64_t dv;
+
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return db_error(st, err, "cannot read the data version");
+	}
+	dv = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (dv != st->data_version) {
+		st->bloom_valid = false;
+		st->data_version = dv;
+	}
+	return 0;
+}
+
+/* Make the staging table and a current Bloom filter (inside a
+ * transaction). */
+static int index_ready(struct store *st, struct iza_error *err)
+{
+	sqlite3_stmt *s = st->stmt[S_ENC_KEYS];
+	bool fresh = false;
+	size_t i;
+	int rc;
+
+	if (!st->stage.ent &&
+	    stage_init(&st->stage, st->hooks.staging_max ? st->hooks.staging_max
+							 : STAGE_MAX))
+		return iza_error_set(err, -IZA_ENOMEM, st->path, 0, NULL,
+				     "out of memory for the encounter index");
+	if (!st->bloom) {
+		st->bloom = calloc(BLOOM_WORDS, sizeof(*st->bloom));
+		if (!st->bloom)
+			return iza_error_set(err, -IZA_ENOMEM, st->path, 0,
+					     NULL,
+					     "out of memory for the encounter "
+					     "index");
+		st->bloom_valid = false;
+		fresh = true;
+	}
+	if (st->bloom_valid)
+		return 0;
+	if (!fresh)
+		memset(st->bloom, 0, BLOOM_BYTES);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		bloom_add(st->bloom, sqlite3_column_int64(s, 0));
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return write_error(st, err, "cannot read the encounter index");
+	for (i = 0; i < st->stage.n; i++)
+		bloom_add(st->bloom, st->stage.ent[i].ekey);
+	st->bloom_valid = true;
+	return 0;
+}
+
+/*
+ * Look an encounter up by its hashed key (ekey, chk).  Found: *found and
+ * *cur its entry.  Else cur->ekey is the free key it gets: the first one
+ * from ekey on that is neither staged nor in enc.
+ */
+static int enc_find(struct store *st, int64_t ekey, int64_t chk,
+		    struct enc_ent *cur, bool *found, struct iza_error *err)
+{
+	sqlite3_stmt *s = st->stmt[S_ENC_GET];
+	int64_t k = ekey;
+	int i, rc;
+
+	*found = false;
+	for (i = 0; i < PROBE_MAX; i++, k = (k + 1) & INT64_MAX) {
+		const struct enc_ent *e;
+		struct enc_ent row;
+
+		if (!st->hooks.bloom_maybe && !bloom_maybe(st->bloom, k))
+			break; /* definitely absent: the common case */
+		e = stage_get(&st->stage, k);
+		if (e) {
+			if (e->chk != chk)
+				continue;
+			*cur = *e;
+			*found = true;
+			return 0;
+		}
+		sqlite3_bind_int64(s, 1, k);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE) {
+			sqlite3_reset(s);
+			break; /* a false positive */
+		}
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(s);
+			return write_error(st, err, "cannot look up encounter");
+		}
+		row.ekey = k;
+		row.chk = sqlite3_column_int64(s, 0);
+		row.first_row = sqlite3_column_int64(s, 1);
+		row.nrows = sqlite3_column_int64(s, 2);
+		row.last_updated = column_time(s, 3);
+		row.version = sqlite3_column_int64(s, 4);
+		row.hash = sqlite3_column_int64(s, 5);
+		sqlite3_reset(s);
+		if (row.chk != chk)
+			continue;
+		*cur = row;
+		*found = true;
+		return 0;
+	}
+	if (i == PROBE_MAX) {
+		if (st->in_batch)
+			st->batch_failed = true;
+		return iza_error_set(err, -IZA_ESTORE, st->path, 0, NULL,
+				     "encounter index: %d key collisions in "
+				     "a row",
+				     PROBE_MAX);
+	}
+	cur->ekey = k;
+	return 0;
+}
+
+int store_set_test_hooks(struct store *st, const struct store_test_hooks *h)
+{
+	if (!st || !h || st->in_batch)
+		return -IZA_EUSAGE;
+	st->hooks = *h;
+	stage_free(&st->stage); /* empty outside a transaction */
+	st->bloom_valid = false;
+	return 0;
+}
+
 /* ---- open / close ---- */
+
+/* Prepare the statements not prepared yet (a migration may need them
+ * before store_open() is done). */
+static int prepare_stmts(struct store *st, struct iza_error *err)
+{
+	int i;
+
+	for (i = 0; i < S_COUNT_; i++) {
+		if (st->stmt[i])
+			continue;
+		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+				       NULL) != SQLITE_OK)
+			return db_error(st, err, "cannot prepare a statement");
+	}
+	return 0;
+}
 
 /* Read and check the header fields: *ver is the schema version (0 for an
  * empty file).  A foreign or newer database is an error. */
@@ -304,18 +824,21 @@ static int migrate(struct store *st, struct iza_error *err)
 		goto out;
 	for (i = (int)ver; i < N_MIGRATIONS; i++) {
 		const char *const *step;
+		char what[64];
 
-		for (step = migrations[i]; *step; step++) {
+		snprintf(what, sizeof(what), "schema migration to v%d failed",
+			 i + 1);
+		for (step = migrations[i].sql; *step; step++) {
 			if (sqlite3_exec(st->db, *step, NULL, NULL, NULL) !=
 			    SQLITE_OK) {
-				char what[64];
-
-				snprintf(what, sizeof(what),
-					 "schema migration to v%d failed",
-					 i + 1);
 				ret = db_error(st, err, what);
 				goto out;
 			}
+		}
+		if (migrations[i].fn) {
+			ret = migrations[i].fn(st, err);
+			if (ret)
+				goto out;
 		}
 	}
 	snprintf(sql, sizeof(sql),
@@ -324,15 +847,23 @@ static int migrate(struct store *st, struct iza_error *err)
 	ret = exec_sql(st, sql, err, "cannot set the schema version");
 	if (ret)
 		goto out;
+	/* Under the write lock no one else can commit: the data version read
+	 * now is the one the Bloom filter built by the migration is valid
+	 * for. */
+	ret = query_int(st, "PRAGMA data_version", &st->data_version, err);
+	if (ret)
+		goto out;
 	ret = exec_sql(st, "COMMIT", err, "cannot commit the schema");
 out:
 	if (ret) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		stage_clear(&st->stage);
+		st->bloom_valid = false;
 		return ret;
 	}
-done:
-	st->schema_version = STORE_SCHEMA_VERSION;
 	return 0;
+done:
+	return query_int(st, "PRAGMA data_version", &st->data_version, err);
 }
 
 /* Make sure the file exists with mode 0600 before SQLite opens it (SQLite
@@ -374,7 +905,7 @@ int store_open(const char *path, bool create, struct store **out,
 	struct store *st = NULL;
 	bool memory;
 	char sql[64];
-	int ret = 0, i;
+	int ret = 0;
 
 	if (!path || !*path || !out)
 		return iza_error_set(err, -IZA_EUSAGE, NULL, 0, NULL,
@@ -448,14 +979,10 @@ int store_open(const char *path, bool create, struct store **out,
 	ret = migrate(st, err);
 	if (ret)
 		goto out;
-	for (i = 0; i < S_COUNT_; i++) {
-		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
-				       NULL) != SQLITE_OK) {
-			ret = db_error(st, err, "cannot prepare a statement");
-			goto out;
-		}
-	}
+	ret = prepare_stmts(st, err);
+	if (ret)
+		goto out;
+	st->schema_version = STORE_SCHEMA_VERSION;
 out:
 	if (ret) {
 		store_close(st);
@@ -478,6 +1005,8 @@ void store_close(struct store *st)
 	for (i = 0; i < st->nscan; i++)
 		sqlite3_finalize(st->scan[i].stmt);
 	sqlite3_close(st->db); /* accepts NULL */
+	stage_free(&st->stage);
+	free(st->bloom);
 	free(st->path);
 	free(st);
 }
@@ -491,6 +1020,8 @@ int store_schema_version(const struct store *st)
 
 int store_batch_begin(struct store *st, struct iza_error *err)
 {
+	int ret;
+
 	if (!st)
 		return iza_error_set(err, -IZA_EUSAGE, NULL, 0, NULL,
 				     "store_batch_begin: no store");
@@ -499,6 +1030,11 @@ int store_batch_begin(struct store *st, struct iza_error *err)
 				     "a batch is already open");
 	if (step_done(st, S_BEGIN))
 		return db_error(st, err, "cannot begin a batch");
+	ret = tx_begun(st, err);
+	if (ret) {
+		step_done(st, S_ROLLBACK);
+		return ret;
+	}
 	st->in_batch = true;
 	st->batch_failed = false;
 	return 0;
@@ -531,6 +1067,11 @@ int store_batch_end(struct store *st, const struct batch_info *info,
 	}
 	if (!counts)
 		counts = &zero;
+	ret = stage_flush(st, err);
+	if (ret) {
+		store_batch_abort(st);
+		return ret;
+	}
 	s = st->stmt[S_BATCH_INS];
 	bind_text(s, 1, info->file);
 	bind_text(s, 2, info->sha256_hex);
@@ -567,6 +1108,7 @@ void store_batch_abort(struct store *st)
 	if (!st || !st->in_batch)
 		return;
 	step_done(st, S_ROLLBACK);
+	stage_clear(&st->stage);
 	st->in_batch = false;
 	st->batch_failed = false;
 }
@@ -574,11 +1116,18 @@ void store_batch_abort(struct store *st)
 /* Puts outside a batch run in a transaction of their own. */
 static int auto_begin(struct store *st, bool *own, struct iza_error *err)
 {
+	int ret;
+
 	*own = false;
 	if (st->in_batch)
 		return 0;
 	if (step_done(st, S_BEGIN))
 		return db_error(st, err, "cannot begin a transaction");
+	ret = tx_begun(st, err);
+	if (ret) {
+		step_done(st, S_ROLLBACK);
+		return ret;
+	}
 	*own = true;
 	return 0;
 }
@@ -587,11 +1136,14 @@ static int auto_end(struct store *st, bool own, int ret, struct iza_error *err)
 {
 	if (!own)
 		return ret;
+	if (ret == 0)
+		ret = stage_flush(st, err);
 	if (ret == 0 && step_done(st, S_COMMIT) == 0)
 		return 0;
 	if (ret == 0)
 		ret = db_error(st, err, "cannot commit");
 	step_done(st, S_ROLLBACK);
+	stage_clear(&st->stage);
 	return ret;
 }
 
@@ -690,27 +1242,19 @@ static void bind_field(sqlite3_stmt *s, int i, const char *f, size_t size)
 
 #define BIND_FIELD(s, i, f) bind_field(s, i, f, sizeof(f))
 
-static void bind_encounter(sqlite3_stmt *s, const struct canon_event *key,
-			   uint64_t hash)
-{
-	int64_t h;
-
-	memcpy(&h, &hash, sizeof(h));
-	BIND_FIELD(s, 1, key->source);
-	BIND_FIELD(s, 2, key->source_id);
-	bind_time(s, 3, key->last_updated);
-	sqlite3_bind_int64(s, 4, key->version);
-	sqlite3_bind_int64(s, 5, h);
-}
-
+/* Append the events of one put (consecutive rowids, checked): *first is the
+ * rowid of the first (0 when n == 0). */
 static int insert_events(struct store *st, const struct canon_event *evs,
-			 size_t n, struct iza_error *err)
+			 size_t n, int64_t ekey, int64_t *first,
+			 struct iza_error *err)
 {
 	sqlite3_stmt *s = st->stmt[S_EV_INS];
 	size_t i;
 
+	*first = 0;
 	for (i = 0; i < n; i++) {
 		const struct canon_event *e = &evs[i];
+		int64_t id;
 
 		BIND_FIELD(s, 1, e->source);
 		BIND_FIELD(s, 2, e->source_id);
@@ -729,27 +1273,37 @@ static int insert_events(struct store *st, const struct canon_event *evs,
 		BIND_FIELD(s, 12, e->disposition);
 		sqlite3_bind_blob(s, 13, e->patient_key, IZA_HASH_LEN,
 				  SQLITE_STATIC);
+		sqlite3_bind_int64(s, 14, ekey);
 		if (step_done(st, S_EV_INS))
 			return write_error(st, err, "cannot store event");
+		id = sqlite3_last_insert_rowid(st->db);
+		if (i == 0) {
+			*first = id;
+		} else if (id != *first + (int64_t)i) {
+			if (st->in_batch)
+				st->batch_failed = true;
+			return iza_error_set(err, -IZA_ESTORE, st->path, 0,
+					     NULL,
+					     "events of one encounter got "
+					     "non-consecutive ids");
+		}
 	}
 	return 0;
 }
 
-/* Replace the stored set of an existing encounter. */
-static int replace_events(struct store *st, const struct canon_event *key,
-			  const struct canon_event *evs, size_t n,
-			  uint64_t hash, struct iza_error *err)
+/* Mark the rows of a superseded event set dead. */
+static int kill_events(struct store *st, const struct enc_ent *old,
+		       struct iza_error *err)
 {
-	sqlite3_stmt *s = st->stmt[S_EV_DEL];
+	sqlite3_stmt *s = st->stmt[S_EV_KILL];
 
-	BIND_FIELD(s, 1, key->source);
-	BIND_FIELD(s, 2, key->source_id);
-	if (step_done(st, S_EV_DEL))
+	if (old->nrows <= 0)
+		return 0;
+	sqlite3_bind_int64(s, 1, old->first_row);
+	sqlite3_bind_int64(s, 2, old->first_row + old->nrows - 1);
+	if (step_done(st, S_EV_KILL))
 		return write_error(st, err, "cannot replace events");
-	bind_encounter(st->stmt[S_ENC_UPD], key, hash);
-	if (step_done(st, S_ENC_UPD))
-		return write_error(st, err, "cannot update encounter");
-	return insert_events(st, evs, n, err);
+	return 0;
 }
 
 static bool field_eq(const char *a, const char *b, size_t size)
@@ -800,10 +1354,11 @@ static int put_encounter(struct store *st, const struct canon_event *key,
 {
 	const struct canon_event *sorted[STORE_EVENTS_MAX];
 	enum put_result r = PUT_INSERTED;
-	sqlite3_stmt *s;
+	struct enc_ent cur, next;
+	int64_t ekey, chk;
 	uint64_t hash;
-	bool own = false;
-	int ret, rc;
+	bool own = false, found;
+	int ret;
 
 	if (!key->source[0] || !key->source_id[0])
 		return iza_error_set(err, -IZA_EMISSING, NULL, 0,
@@ -818,55 +1373,244 @@ static int put_encounter(struct store *st, const struct canon_event *key,
 	if (ret)
 		return ret;
 	hash = event_set_hash(sorted, n);
+	encounter_key(st, key, &ekey, &chk);
 
 	ret = auto_begin(st, &own, err);
 	if (ret)
 		return ret;
-	/* Fresh records are the common case: try the insert first, so a new
-	 * encounter costs one probe of the primary key, not a lookup and then
-	 * an insert.  Only on conflict is the stored row read. */
-	s = st->stmt[S_ENC_INS];
-	bind_encounter(s, key, hash);
-	if (step_done(st, S_ENC_INS)) {
-		ret = write_error(st, err, "cannot store encounter");
+	ret = index_ready(st, err);
+	if (ret)
 		goto out;
-	}
-	if (sqlite3_changes(st->db) == 1) {
-		r = PUT_INSERTED;
-		ret = insert_events(st, evs, n, err);
+	/* A new key is "definitely absent" in the Bloom filter: no lookup. */
+	ret = enc_find(st, ekey, chk, &cur, &found, err);
+	if (ret)
 		goto out;
-	}
-	s = st->stmt[S_ENC_GET];
-	BIND_FIELD(s, 1, key->source);
-	BIND_FIELD(s, 2, key->source_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		int64_t lu = column_time(s, 0),
-			ver = sqlite3_column_int64(s, 1);
-		int64_t oh = sqlite3_column_int64(s, 2);
-		int c = meta_cmp(key->last_updated, key->version, lu, ver);
+	if (found) {
 		uint64_t old;
+		int c = meta_cmp(key->last_updated, key->version,
+				 cur.last_updated, cur.version);
 
-		memcpy(&old, &oh, sizeof(old));
+		memcpy(&old, &cur.hash, sizeof(old));
 		if (c < 0)
 			r = PUT_STALE;
 		else if (c == 0 && old == hash)
 			r = PUT_DUPLICATE;
 		else
 			r = PUT_UPDATED;
-	} else {
-		/* DONE here would mean the row vanished under our lock */
-		sqlite3_reset(s);
-		ret = write_error(st, err, "cannot look up encounter");
-		goto out;
+		if (r != PUT_UPDATED)
+			goto out;
+		ret = kill_events(st, &cur, err);
+		if (ret)
+			goto out;
 	}
-	sqlite3_reset(s);
-	if (r == PUT_UPDATED)
-		ret = replace_events(st, key, evs, n, hash, err);
+	next.ekey = cur.ekey;
+	next.chk = chk;
+	next.nrows = (int64_t)n;
+	next.last_updated = key->last_updated;
+	next.version = key->version;
+	memcpy(&next.hash, &hash, sizeof(next.hash));
+	ret = insert_events(st, evs, n, next.ekey, &next.first_row, err);
+	if (ret)
+		goto out;
+	ret = stage_put(st, &next, err);
 out:
 	ret = auto_end(st, own, ret, err);
 	if (ret == 0 && res)
 		*res = r;
+	return ret;
+}
+
+/* ---- migration v1 -> v2 ---- */
+
+/* Copy a text column into a fixed field; a longer value than the field holds
+ * means the v1 store was not written by this program. */
+static int copy_col(struct store *st, sqlite3_stmt *s, int i, char *dst,
+		    size_t size, struct iza_error *err)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	int n = sqlite3_column_bytes(s, i);
+
+	if (n < 0 || (size_t)n >= size)
+		return iza_error_set(err, -IZA_ESTORE, st->path, 0, NULL,
+				     "schema migration to v2: a value of %d "
+				     "bytes in column %d",
+				     n, i);
+	if (n)
+		memcpy(dst, t, (size_t)n);
+	dst[n] = '\0';
+	return 0;
+}
+
+#define COPY_COL(st, s, i, f, err) copy_col(st, s, i, f, sizeof(f), err)
+
+/* One v1 encounter with its events: append the events, stage its entry.
+ * The content hash is computed again from the copied rows (v1 computed it
+ * the same way from the same fields), so the copy is self-consistent. */
+static int migrate_one(struct store *st, const struct canon_event *key,
+		       const struct canon_event *evs, size_t n,
+		       struct iza_error *err)
+{
+	const struct canon_event *sorted[STORE_EVENTS_MAX];
+	struct enc_ent cur, next;
+	int64_t ekey, chk;
+	uint64_t hash;
+	bool found;
+	int ret;
+
+	ret = check_set(evs, n, sorted, err);
+	if (ret)
+		return iza_error_set(err, -IZA_ESTORE, st->path, 0, NULL,
+				     "schema migration to v2: a malformed v1 "
+				     "encounter");
+	hash = event_set_hash(sorted, n);
+	encounter_key(st, key, &ekey, &chk);
+	ret = enc_find(st, ekey, chk, &cur, &found, err);
+	if (ret)
+		return ret;
+	if (found)
+		return iza_error_set(err, -IZA_ESTORE, st->path, 0, NULL,
+				     "schema migration to v2: two encounters "
+				     "with the same 128-bit key");
+	next.ekey = cur.ekey;
+	next.chk = chk;
+	next.nrows = (int64_t)n;
+	next.last_updated = key->last_updated;
+	next.version = key->version;
+	memcpy(&next.hash, &hash, sizeof(next.hash));
+	ret = insert_events(st, evs, n, next.ekey, &next.first_row, err);
+	if (ret)
+		return ret;
+	return stage_put(st, &next, err);
+}
+
+/*
+ * Runs after schema_v2[] (v1 events renamed events_v1, the v2 tables
+ * created), inside migrate()'s transaction.  Events are copied encounter by
+ * encounter in (source, source_id, type) order, the order of both v1
+ * primary keys, so the copy reads each v1 table once in order and the rows
+ * of one encounter get consecutive ids as v2 requires.  Every copied row is
+ * live (v1 kept current versions only).
+ */
+static int migrate_v2(struct store *st, struct iza_error *err)
+{
+	static const char sql[] =
+	    "SELECT c.source, c.source_id, c.last_updated, c.version,"
+	    " NULL, e.type, e.channel, e.status, e.provider,"
+	    " e.sector, e.rule, e.start, e.\"end\", e.urgency,"
+	    " e.disposition, e.patient_key"
+	    " FROM encounters c LEFT JOIN events_v1 e"
+	    " ON e.source = c.source AND e.source_id = c.source_id"
+	    " ORDER BY c.source, c.source_id, e.type";
+	struct canon_event *evs = NULL, key, row;
+	sqlite3_stmt *s = NULL;
+	int64_t copied = 0, v1_events;
+	bool have = false;
+	size_t n = 0;
+	int ret, rc;
+
+	ret = prepare_stmts(st, err);
+	if (ret)
+		return ret;
+	ret = index_ready(st, err);
+	if (ret)
+		return ret;
+	evs = calloc(STORE_EVENTS_MAX, sizeof(*evs));
+	if (!evs)
+		return iza_error_set(err, -IZA_ENOMEM, st->path, 0, NULL,
+				     "out of memory migrating the store");
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		ret = db_error(st, err, "schema migration to v2 failed");
+		goto out;
+	}
+	memset(&key, 0, sizeof(key));
+	memset(&row, 0, sizeof(row));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ret = COPY_COL(st, s, 0, row.source, err);
+		if (!ret)
+			ret = COPY_COL(st, s, 1, row.source_id, err);
+		if (ret)
+			goto out;
+		if (have && (strcmp(row.source, key.source) != 0 ||
+			     strcmp(row.source_id, key.source_id) != 0)) {
+			ret = migrate_one(st, &key, evs, n, err);
+			if (ret)
+				goto out;
+			copied += (int64_t)n;
+			have = false;
+		}
+		if (!have) {
+			key = row;
+			key.last_updated = column_time(s, 2);
+			key.version = sqlite3_column_int64(s, 3);
+			n = 0;
+			have = true;
+		}
+		if (sqlite3_column_type(s, 5) == SQLITE_NULL)
+			continue; /* an encounter without events */
+		if (n == STORE_EVENTS_MAX ||
+		    sqlite3_column_bytes(s, 15) != IZA_HASH_LEN) {
+			ret = iza_error_set(err, -IZA_ESTORE, st->path, 0, NULL,
+					    "schema migration to v2: a "
+					    "malformed v1 encounter");
+			goto out;
+		}
+		row.last_updated = key.last_updated;
+		row.version = key.version;
+		ret = COPY_COL(st, s, 5, row.type, err);
+		if (!ret)
+			ret = COPY_COL(st, s, 6, row.channel, err);
+		if (!ret)
+			ret = COPY_COL(st, s, 7, row.status, err);
+		if (!ret)
+			ret = COPY_COL(st, s, 8, row.provider, err);
+		if (!ret)
+			ret = COPY_COL(st, s, 9, row.sector, err);
+		if (!ret)
+			ret = COPY_COL(st, s, 10, row.rule, err);
+		if (!ret)
+			ret = COPY_COL(st, s, 14, row.disposition, err);
+		if (ret)
+			goto out;
+		row.start = column_time(s, 11);
+		row.end = column_time(s, 12);
+		row.urgency = sqlite3_column_type(s, 13) == SQLITE_NULL
+				  ? -1
+				  : sqlite3_column_int(s, 13);
+		memcpy(row.patient_key, sqlite3_column_blob(s, 15),
+		       IZA_HASH_LEN);
+		evs[n++] = row;
+	}
+	if (rc != SQLITE_DONE) {
+		ret = db_error(st, err, "schema migration to v2 failed");
+		goto out;
+	}
+	if (have) {
+		ret = migrate_one(st, &key, evs, n, err);
+		if (ret)
+			goto out;
+		copied += (int64_t)n;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	ret = stage_flush(st, err);
+	if (ret)
+		goto out;
+	ret = query_int(st, "SELECT count(*) FROM events_v1", &v1_events, err);
+	if (ret)
+		goto out;
+	if (v1_events != copied) {
+		ret = iza_error_set(err, -IZA_ESTORE, st->path, 0, NULL,
+				    "schema migration to v2: %lld of %lld "
+				    "events belong to no encounter",
+				    (long long)(v1_events - copied),
+				    (long long)v1_events);
+		goto out;
+	}
+	ret = exec_sql(st, "DROP TABLE events_v1; DROP TABLE encounters", err,
+		       "schema migration to v2 failed");
+out:
+	sqlite3_finalize(s);
+	free(evs);
 	return ret;
 }
 
@@ -1063,7 +1807,7 @@ static int scan_prepare(struct store *st, const struct scan_shape *sh,
 	       " p.pseudonym, p.region, p.birth_year"
 	       " FROM events e LEFT JOIN patients p"
 	       " ON p.source = e.source AND p.patient_key = e.patient_key"
-	       " WHERE ");
+	       " WHERE e.live = 1 AND ");
 	if (sh->overlap)
 		append(
 		    sql, sizeof(sql), &len,
@@ -1076,8 +1820,8 @@ static int scan_prepare(struct store *st, const struct scan_shape *sh,
 	if (sh->nstatuses >= 0)
 		append_in(sql, sizeof(sql), &len, "e.status", sh->nstatuses,
 			  &param);
-	append(sql, sizeof(sql), &len,
-	       " ORDER BY e.start, e.source, e.source_id, e.type");
+	/* storage order: a plain scan of events, no sort */
+	append(sql, sizeof(sql), &len, " ORDER BY e.id");
 	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
 			       NULL) != SQLITE_OK)
 		return db_error(st, err, "cannot prepare the scan");
@@ -1191,11 +1935,11 @@ int store_stats(struct store *st, struct store_stats *out,
 		struct iza_error *err)
 {
 	static const char sql[] =
-	    "SELECT (SELECT count(*) FROM events),"
-	    " (SELECT count(*) FROM encounters),"
+	    "SELECT (SELECT count(*) FROM events WHERE live = 1),"
+	    " (SELECT count(*) FROM enc),"
 	    " (SELECT count(*) FROM patients),"
 	    " (SELECT count(*) FROM batches),"
-	    " (SELECT count(*) FROM events e WHERE NOT EXISTS"
+	    " (SELECT count(*) FROM events e WHERE e.live = 1 AND NOT EXISTS"
 	    "  (SELECT 1 FROM patients p WHERE p.source = e.source"
 	    "   AND p.patient_key = e.patient_key))";
 	sqlite3_stmt *s = NULL;
@@ -1204,6 +1948,12 @@ int store_stats(struct store *st, struct store_stats *out,
 	if (!st || !out)
 		return iza_error_set(err, -IZA_EUSAGE, NULL, 0, NULL,
 				     "store_stats: missing argument");
+	/* inside a batch, count the staged encounters too */
+	if (st->in_batch) {
+		ret = stage_flush(st, err);
+		if (ret)
+			return ret;
+	}
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_ROW) {
 		ret = db_error(st, err, "cannot count the store");

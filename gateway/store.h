@@ -18,6 +18,11 @@
  *   - statuses are kept as sent; the KPI scan only returns counted statuses,
  *     so entered-in-error / cancelled drop out of every KPI.
  *
+ * Schema v2 (store.c) stores events append-only in arrival order and finds
+ * an encounter by a 63-bit hash of (source, source_id); new keys are staged
+ * in memory and written in key order, and a Bloom filter spares the lookup
+ * for keys never seen.  Memory stays bounded whatever the store's size.
+ *
  * One struct store belongs to one thread at a time (the connection is opened
  * without SQLite's mutex); other processes may read the file concurrently
  * (WAL mode).  The file is created with mode 0600.
@@ -36,7 +41,7 @@ struct store;
 
 /* Schema version this build creates and reads (PRAGMA user_version); an
  * older store is migrated forward at open, a newer one is refused. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* Most events one encounter may yield (-IZA_ETOOBIG beyond). */
 #define STORE_EVENTS_MAX 16
 
@@ -109,8 +114,10 @@ struct event_filter {
 	const char *const *statuses; /* NULL-terminated list, NULL = all */
 };
 
-/* Calls cb for each matching row; cb returns 0 to go on, nonzero to stop
- * (that value is returned).  Row pointers are valid during the call only. */
+/* Calls cb for each matching row, in storage order (the order the events
+ * were stored in: deterministic for a given sequence of puts, but not by
+ * time); cb returns 0 to go on, nonzero to stop (that value is returned).  Row
+ * pointers are valid during the call only. */
 int store_scan(struct store *st, const struct event_filter *f,
 	       int (*cb)(void *ctx, const struct event_row *row), void *ctx,
 	       struct iza_error *err);
@@ -121,5 +128,24 @@ struct store_stats {
 };
 int store_stats(struct store *st, struct store_stats *out,
 		struct iza_error *err);
+
+/*
+ * For the unit tests only: force the rare paths of the encounter index.
+ *   key_hash      replaces the hash of (source, source_id) (e.g. to make two
+ *                 ids share a key and so exercise collision probing); it
+ *                 must be given to a new, empty store only;
+ *   staging_max   holds at most this many staged index entries before a
+ *                 flush (0: the default), to flush in the middle of a batch;
+ *   bloom_maybe   the Bloom filter answers "maybe present" for every key
+ *                 (the false-positive path: a lookup that finds nothing).
+ * Call outside a batch.  Returns 0 or -IZA_EUSAGE.
+ */
+struct store_test_hooks {
+	void (*key_hash)(const char *source, const char *source_id,
+			 uint64_t *key, uint64_t *check);
+	size_t staging_max;
+	bool bloom_maybe;
+};
+int store_set_test_hooks(struct store *st, const struct store_test_hooks *h);
 
 #endif

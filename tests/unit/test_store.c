@@ -1,5 +1,7 @@
 /* test_store.c - the SQLite event store: dedup, corrections, scans, batches,
- * persistence, schema version, and a throughput measurement. */
+ * persistence, schema version, the encounter index's rare paths (Bloom
+ * false positives, staging flushes, key collisions), migration from v1, and
+ * a throughput measurement. */
 #include "store.h"
 #include "testutil.h"
 
@@ -255,10 +257,11 @@ START_TEST(test_entered_in_error)
 	ck_assert_int_eq(put1(&a), PUT_DUPLICATE);
 	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, counted),
 			 "er_visit|finished|30|40||-|0|in_person|-1\n");
-	/* kept as sent: visible without a status filter */
+	/* kept as sent: visible without a status filter (storage order: the
+	 * correction was stored last) */
 	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, NULL),
-			 "er_visit|entered-in-error|10|20||-|0|in_person|-1\n"
-			 "er_visit|finished|30|40||-|0|in_person|-1\n");
+			 "er_visit|finished|30|40||-|0|in_person|-1\n"
+			 "er_visit|entered-in-error|10|20||-|0|in_person|-1\n");
 	/* a late copy of the original does not resurrect it */
 	a.last_updated = T0 + 1;
 	COPY(a.status, "finished");
@@ -454,8 +457,8 @@ END_TEST
 
 START_TEST(test_scan_order_and_stop)
 {
-	/* inserted in scrambled order; rows come out by (start, source,
-	 * source_id, type) */
+	/* rows come out in storage order: the order of the puts, a replaced
+	 * set at the place of its replacement */
 	struct canon_event e[5] = {
 	    ev("B", "2", "er_visit", T0 + 5, IZA_TIME_NONE, T0, 1, "finished",
 	       1),
@@ -481,10 +484,10 @@ START_TEST(test_scan_order_and_stop)
 	ck_assert_int_eq(store_put_encounter(st, pair, 2, &r, &err), 0);
 	ck_assert_int_eq(r, PUT_UPDATED); /* A/1 gained an er_visit */
 	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, NULL),
+			 "er_visit|finished|5|-1||-|0|in_person|-1\n"
+			 "er_visit|finished|5|-1||-|0|in_person|-1\n"
 			 "gp_contact|finished|1|-1||-|0|in_person|-1\n"
-			 "er_visit|finished|5|-1||-|0|in_person|-1\n"
 			 "triage|finished|5|-1||-|0|in_person|-1\n"
-			 "er_visit|finished|5|-1||-|0|in_person|-1\n"
 			 "er_visit|finished|5|-1||-|0|in_person|-1\n");
 
 	/* the callback's nonzero value stops the scan and is returned */
@@ -665,7 +668,7 @@ START_TEST(test_schema_version)
 	sqlite3 *db;
 
 	ck_assert_int_eq(store_schema_version(st), STORE_SCHEMA_VERSION);
-	ck_assert_int_eq(STORE_SCHEMA_VERSION, 1);
+	ck_assert_int_eq(STORE_SCHEMA_VERSION, 2);
 	store_close(st);
 	st = NULL;
 
@@ -678,7 +681,7 @@ START_TEST(test_schema_version)
 		    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL),
 		    SQLITE_OK);
 		ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-		ck_assert_int_eq(sqlite3_column_int(s, 0), 1);
+		ck_assert_int_eq(sqlite3_column_int(s, 0), 2);
 		sqlite3_finalize(s);
 	}
 	/* a store from a newer program is refused, not damaged */
@@ -692,11 +695,11 @@ START_TEST(test_schema_version)
 
 	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
 	ck_assert_int_eq(
-	    sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL),
+	    sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 	ck_assert_int_eq(store_open(dbpath, false, &st, &err), 0);
-	ck_assert_int_eq(store_schema_version(st), 1);
+	ck_assert_int_eq(store_schema_version(st), 2);
 }
 END_TEST
 
@@ -770,6 +773,458 @@ START_TEST(test_null_args)
 	ck_assert_int_eq(store_scan(st, NULL, collect_cb, NULL, &err),
 			 -IZA_EUSAGE);
 	ck_assert_int_eq(store_schema_version(NULL), 0);
+}
+END_TEST
+
+/* ---- the encounter index: rare paths ------------------------------------ */
+
+static struct canon_event evn(const char *id, int64_t start, int64_t lu)
+{
+	return ev("G", id, "gp_contact", start, IZA_TIME_NONE, lu, 1,
+		  "finished", 1);
+}
+
+static void put_ids(const char *prefix, int from, int to, int64_t lu,
+		    enum put_result want)
+{
+	char id[32];
+	int i;
+
+	for (i = from; i < to; i++) {
+		struct canon_event e;
+
+		snprintf(id, sizeof(id), "%s%d", prefix, i);
+		e = evn(id, T0 + i, lu);
+		ck_assert_int_eq(put1(&e), want);
+	}
+}
+
+static void hooks(size_t staging_max, bool bloom_maybe,
+		  void (*key_hash)(const char *, const char *, uint64_t *,
+				   uint64_t *))
+{
+	struct store_test_hooks h = {.key_hash = key_hash,
+				     .staging_max = staging_max,
+				     .bloom_maybe = bloom_maybe};
+
+	ck_assert_int_eq(store_set_test_hooks(st, &h), 0);
+}
+
+static void batch_end(void)
+{
+	struct batch_info info = {.file = "f",
+				  .sha256_hex = "",
+				  .source = "G",
+				  .format = "test",
+				  .started = T0};
+	struct iza_error err;
+
+	ck_assert_int_eq(store_batch_end(st, &info, NULL, &err), 0);
+}
+
+static void batch_begin(void)
+{
+	struct iza_error err;
+
+	ck_assert_int_eq(store_batch_begin(st, &err), 0);
+}
+
+/* Rows of the events table, live or not (a second connection: WAL). */
+static int count_rows(const char *where)
+{
+	char sql[256];
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int n;
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM events WHERE %s",
+		 where);
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	n = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
+START_TEST(test_bloom_false_positive)
+{
+	/* every key "maybe present": each new key is looked up in staging
+	 * and enc, found in neither, and inserted */
+	hooks(0, true, NULL);
+	put_ids("fp", 0, 50, T0, PUT_INSERTED);
+	put_ids("fp", 0, 50, T0, PUT_DUPLICATE);
+	batch_begin();
+	put_ids("fp", 50, 100, T0, PUT_INSERTED); /* staged */
+	put_ids("fp", 40, 60, T0, PUT_DUPLICATE); /* in enc, staged */
+	put_ids("fp", 0, 10, T0 + 1, PUT_UPDATED);
+	batch_end();
+	ck_assert_int_eq(stats().encounters, 100);
+	ck_assert_int_eq(stats().events, 100);
+	ck_assert_int_eq(count_rows("live = 0"), 10);
+}
+END_TEST
+
+START_TEST(test_staging_flush_mid_batch)
+{
+	struct iza_error err;
+
+	hooks(4, false, NULL); /* a flush every 4 new keys */
+	batch_begin();
+	put_ids("s", 0, 30, T0, PUT_INSERTED);
+	/* found in enc (flushed) and in staging (the last few) */
+	put_ids("s", 0, 30, T0, PUT_DUPLICATE);
+	put_ids("s", 0, 30, T0 - 1, PUT_STALE);
+	put_ids("s", 10, 20, T0 + 1, PUT_UPDATED);
+	put_ids("s", 10, 20, T0 + 1, PUT_DUPLICATE);
+	put_ids("s", 10, 12, T0 + 2, PUT_UPDATED); /* updated twice */
+	ck_assert_int_eq(stats().encounters, 30);  /* counts staged ones */
+	batch_end();
+	ck_assert_int_eq(stats().events, 30);
+	ck_assert_int_eq(count_rows("1"), 42);
+
+	/* reopen: a fresh Bloom filter built from enc */
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(store_open(dbpath, false, &st, &err), 0);
+	put_ids("s", 0, 10, T0, PUT_DUPLICATE);
+	put_ids("s", 10, 12, T0 + 2, PUT_DUPLICATE);
+	put_ids("s", 12, 20, T0 + 1, PUT_DUPLICATE);
+	put_ids("s", 30, 35, T0, PUT_INSERTED);
+	ck_assert_int_eq(stats().encounters, 35);
+}
+END_TEST
+
+/* Every id gets the same ekey; chk tells them apart. */
+static void collide_hash(const char *source, const char *id, uint64_t *a,
+			 uint64_t *b)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const char *p;
+
+	for (p = source; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	h = (h ^ '|') * 0x100000001b3ULL;
+	for (p = id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	*a = 42;
+	*b = h;
+}
+
+START_TEST(test_forced_collision)
+{
+	struct iza_error err;
+	struct canon_event e;
+	enum put_result r;
+
+	hooks(3, false, collide_hash);
+	put_ids("c", 0, 5, T0, PUT_INSERTED); /* ekeys 42..46 */
+	put_ids("c", 0, 5, T0, PUT_DUPLICATE);
+	batch_begin();
+	put_ids("c", 5, 12, T0, PUT_INSERTED); /* across flushes */
+	put_ids("c", 0, 12, T0, PUT_DUPLICATE);
+	put_ids("c", 3, 8, T0 + 1, PUT_UPDATED);
+	batch_end();
+	put_ids("c", 3, 8, T0 + 1, PUT_DUPLICATE);
+	put_ids("c", 0, 3, T0 - 1, PUT_STALE);
+	ck_assert_int_eq(stats().encounters, 12);
+	ck_assert_int_eq(stats().events, 12);
+	ck_assert_str_eq(scan(T0 + 4, T0 + 5, false, NULL, NULL),
+			 "gp_contact|finished|4|-1||-|0|in_person|-1\n");
+
+	/* the same after reopening, with the same hash */
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(store_open(dbpath, false, &st, &err), 0);
+	hooks(0, false, collide_hash);
+	put_ids("c", 0, 12, T0 - 1, PUT_STALE);
+	put_ids("c", 12, 64, T0, PUT_INSERTED); /* ekeys 42..105 taken */
+	/* the 65th colliding key: the search gives up */
+	e = evn("c64", T0, T0);
+	ck_assert_int_eq(store_put_encounter(st, &e, 1, &r, &err), -IZA_ESTORE);
+	ck_assert_ptr_nonnull(strstr(err.text, "collisions"));
+	ck_assert_int_eq(stats().encounters, 64);
+}
+END_TEST
+
+START_TEST(test_update_multi_event_after_flush)
+{
+	struct canon_event set[2];
+	struct iza_error err;
+	enum put_result r;
+
+	hooks(2, false, NULL);
+	batch_begin();
+	set[0] =
+	    ev("H", "v1", "er_visit", T0 + 100, T0 + 200, T0, 1, "finished", 1);
+	set[1] = ev("H", "v1", "admission", T0 + 200, T0 + DAY, T0, 1,
+		    "finished", 1);
+	ck_assert_int_eq(store_put_encounter(st, set, 2, &r, &err), 0);
+	ck_assert_int_eq(r, PUT_INSERTED);
+	put_ids("m", 0, 5, T0, PUT_INSERTED); /* flushes v1 into enc */
+	/* changed set: both old rows die, two new ones are appended */
+	set[0].last_updated = set[1].last_updated = T0 + 1;
+	COPY(set[1].status, "cancelled");
+	ck_assert_int_eq(store_put_encounter(st, set, 2, &r, &err), 0);
+	ck_assert_int_eq(r, PUT_UPDATED);
+	put_ids("m", 5, 10, T0, PUT_INSERTED);
+	batch_end();
+	ck_assert_int_eq(count_rows("live = 0 AND source_id = 'v1'"), 2);
+	ck_assert_int_eq(count_rows("live = 1 AND source_id = 'v1'"), 2);
+	ck_assert_str_eq(scan(T0 + 100, T0 + 201, false, NULL, counted),
+			 "er_visit|finished|100|200||-|0|in_person|-1\n");
+	ck_assert_int_eq(stats().events, 12);
+
+	/* and to one event: the two live rows (ids from the last update)
+	 * die */
+	set[1].last_updated = T0 + 2;
+	ck_assert_int_eq(store_put_encounter(st, &set[1], 1, &r, &err), 0);
+	ck_assert_int_eq(r, PUT_UPDATED);
+	ck_assert_int_eq(count_rows("live = 1 AND source_id = 'v1'"), 1);
+	ck_assert_int_eq(stats().events, 11);
+	ck_assert_int_eq(stats().encounters, 11);
+}
+END_TEST
+
+START_TEST(test_abort_with_staged_entries)
+{
+	struct store_stats s;
+
+	batch_begin();
+	put_ids("a", 0, 5, T0, PUT_INSERTED); /* staged only */
+	store_batch_abort(st);
+	s = stats();
+	ck_assert_int_eq(s.events + s.encounters, 0);
+	ck_assert_int_eq(count_rows("1"), 0);
+	/* the Bloom filter still has their bits: lookups find nothing */
+	put_ids("a", 0, 5, T0, PUT_INSERTED);
+	ck_assert_int_eq(stats().encounters, 5);
+
+	/* with a flush inside the aborted batch */
+	hooks(2, false, NULL);
+	batch_begin();
+	put_ids("a", 5, 12, T0, PUT_INSERTED);
+	put_ids("a", 0, 2, T0 + 1, PUT_UPDATED);
+	store_batch_abort(st);
+	s = stats();
+	ck_assert_int_eq(s.events, 5);
+	ck_assert_int_eq(s.encounters, 5);
+	ck_assert_int_eq(count_rows("live = 0"), 0);
+	put_ids("a", 0, 5, T0, PUT_DUPLICATE);
+	put_ids("a", 5, 12, T0, PUT_INSERTED);
+}
+END_TEST
+
+/* The v1 schema as the previous program created it. */
+static const char v1_schema[] =
+    "CREATE TABLE encounters(source TEXT NOT NULL, source_id TEXT NOT NULL,"
+    " last_updated INTEGER, version INTEGER NOT NULL,"
+    " content_hash INTEGER NOT NULL,"
+    " PRIMARY KEY(source, source_id)) WITHOUT ROWID;"
+    "CREATE TABLE events(source TEXT NOT NULL, source_id TEXT NOT NULL,"
+    " type TEXT NOT NULL, channel TEXT NOT NULL, status TEXT NOT NULL,"
+    " provider TEXT NOT NULL, sector TEXT NOT NULL, rule TEXT NOT NULL,"
+    " start INTEGER, \"end\" INTEGER, urgency INTEGER,"
+    " disposition TEXT NOT NULL, patient_key BLOB NOT NULL,"
+    " PRIMARY KEY(source, source_id, type)) WITHOUT ROWID;"
+    "CREATE INDEX events_start ON events(start);"
+    "CREATE TABLE patients(source TEXT NOT NULL, patient_key BLOB NOT NULL,"
+    " pseudonym BLOB NOT NULL, has_bsn INTEGER NOT NULL,"
+    " pc4 INTEGER NOT NULL, gemeente TEXT NOT NULL, region TEXT NOT NULL,"
+    " birth_year INTEGER NOT NULL, sex TEXT NOT NULL, last_updated INTEGER,"
+    " version INTEGER NOT NULL, active INTEGER NOT NULL,"
+    " PRIMARY KEY(source, patient_key)) WITHOUT ROWID;"
+    "CREATE TABLE batches(id INTEGER PRIMARY KEY, file TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL, source TEXT NOT NULL, format TEXT NOT NULL,"
+    " started INTEGER NOT NULL, finished INTEGER NOT NULL,"
+    " records INTEGER NOT NULL, events_stored INTEGER NOT NULL,"
+    " duplicates INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    " stale INTEGER NOT NULL, excluded INTEGER NOT NULL,"
+    " quarantined INTEGER NOT NULL, patients INTEGER NOT NULL);"
+    "PRAGMA application_id = 1230651719; PRAGMA user_version = 1;";
+
+/* pk: patient_key byte; x'..' blobs of 32 bytes */
+#define PK1                                                                    \
+	"x'0101010101010101010101010101010101010101010101010101010101010101'"
+#define PK3                                                                    \
+	"x'0303030303030303030303030303030303030303030303030303030303030303'"
+
+static const char v1_rows[] =
+    "INSERT INTO encounters VALUES"
+    " ('H', 'visit9', 1704067200, 1, 0)," /* two events */
+    " ('A', 'e1', 1704067201, 1, 0),"	  /* one event */
+    " ('A', 'empty', NULL, 4, 0),"	  /* no event */
+    " ('A', 'e2', 1704067201, 1, 0);"
+    "INSERT INTO events VALUES"
+    " ('H', 'visit9', 'er_visit', 'in_person', 'finished', '06010001',"
+    "  'msz', 'r1', 1704067300, 1704067400, NULL, '', " PK1 "),"
+    " ('H', 'visit9', 'admission', 'in_person', 'finished', '06010001',"
+    "  'msz', 'r1', 1704067400, 1704326400, NULL, '', " PK1 "),"
+    " ('A', 'e1', 'er_visit', 'phone', 'finished', '06010001',"
+    "  'msz', 'r1', 1704067209, 1704067299, 3, 'gp_post', " PK3 "),"
+    " ('A', 'e2', 'er_visit', 'in_person', 'entered-in-error', '06010001',"
+    "  'msz', 'r1', 1704067210, NULL, NULL, '', " PK3 ");"
+    "INSERT INTO patients VALUES ('A', " PK3 ", x'"
+    "A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3A3',"
+    " 1, 1234, 'GM0363', 'ZK05', 1961, 'female', 1704067200, 1, 1);"
+    "INSERT INTO batches VALUES (1, 'f', '', 'A', 'fhir-ndjson', 1, 2, 4, 5,"
+    " 0, 0, 0, 0, 0, 1);";
+
+START_TEST(test_migration_from_v1)
+{
+	struct canon_event set[2], e1;
+	struct store_stats s;
+	struct iza_error err;
+	enum put_result r;
+	char path[600];
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/v1.db", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, v1_schema, NULL, NULL, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, v1_rows, NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(store_open(path, false, &st, &err), 0);
+	ck_assert_int_eq(store_schema_version(st), 2);
+	s = stats();
+	ck_assert_int_eq(s.events, 4);
+	ck_assert_int_eq(s.encounters, 4);
+	ck_assert_int_eq(s.patients, 1);
+	ck_assert_int_eq(s.batches, 1);
+	ck_assert_int_eq(s.events_without_patient, 2);
+	/* copied by encounter, (source, source_id, type): A/e1, A/e2, then
+	 * H/visit9's admission and er_visit */
+	ck_assert_str_eq(
+	    scan(T0, T0 + DAY, false, NULL, NULL),
+	    "er_visit|finished|9|99|ZK05|P|1961|phone|3\n"
+	    "er_visit|entered-in-error|10|-1|ZK05|P|1961|in_person|-1\n"
+	    "admission|finished|200|259200||-|0|in_person|-1\n"
+	    "er_visit|finished|100|200||-|0|in_person|-1\n");
+
+	/* the same content is a duplicate (hash recomputed), order kept */
+	set[0] = ev("H", "visit9", "er_visit", T0 + 100, T0 + 200, T0, 1,
+		    "finished", 1);
+	set[1] = ev("H", "visit9", "admission", T0 + 200, T0 + 3 * DAY, T0, 1,
+		    "finished", 1);
+	ck_assert_int_eq(store_put_encounter(st, set, 2, &r, &err), 0);
+	ck_assert_int_eq(r, PUT_DUPLICATE);
+	e1 = ev("A", "e1", "er_visit", T0 + 9, T0 + 99, T0 + 1, 1, "finished",
+		3);
+	COPY(e1.channel, "phone");
+	COPY(e1.disposition, "gp_post");
+	e1.urgency = 3;
+	ck_assert_int_eq(put1(&e1), PUT_DUPLICATE);
+	e1.last_updated = T0;
+	ck_assert_int_eq(put1(&e1), PUT_STALE);
+	ck_assert_int_eq(store_put_empty_encounter(st, "A", "empty",
+						   IZA_TIME_NONE, 4, &r, &err),
+			 0);
+	ck_assert_int_eq(r, PUT_DUPLICATE);
+	/* a newer version replaces migrated rows */
+	set[0].last_updated = set[1].last_updated = T0 + 5;
+	ck_assert_int_eq(store_put_encounter(st, &set[0], 1, &r, &err), 0);
+	ck_assert_int_eq(r, PUT_UPDATED);
+	s = stats();
+	ck_assert_int_eq(s.events, 3);
+	ck_assert_int_eq(s.encounters, 4);
+
+	/* the v1 tables are gone, the file says v2 */
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	{
+		sqlite3_stmt *q;
+
+		ck_assert_int_eq(
+		    sqlite3_prepare_v2(db,
+				       "SELECT group_concat(name, ',') FROM"
+				       " (SELECT name FROM sqlite_master"
+				       " ORDER BY name)",
+				       -1, &q, NULL),
+		    SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+		ck_assert_str_eq((const char *)sqlite3_column_text(q, 0),
+				 "batches,enc,events,patients");
+		sqlite3_finalize(q);
+		ck_assert_int_eq(
+		    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL),
+		    SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+		ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
+		sqlite3_finalize(q);
+	}
+	sqlite3_close(db);
+	ck_assert_int_eq(store_open(dbpath, false, &st, &err), 0);
+}
+END_TEST
+
+START_TEST(test_migration_refuses_orphans)
+{
+	struct iza_error err;
+	char path[600];
+	sqlite3 *db;
+
+	/* an event without its encounter row: not copied silently */
+	snprintf(path, sizeof(path), "%s/v1bad.db", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, v1_schema, NULL, NULL, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, v1_rows, NULL, NULL, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db,
+				      "DELETE FROM encounters WHERE source_id"
+				      " = 'e1'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(store_open(path, false, &st, &err), -IZA_ESTORE);
+	ck_assert_str_eq(err.file, path);
+	ck_assert_ptr_nonnull(strstr(err.text, "belong to no encounter"));
+	/* rolled back: still a v1 store */
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	{
+		sqlite3_stmt *q;
+
+		ck_assert_int_eq(
+		    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL),
+		    SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+		ck_assert_int_eq(sqlite3_column_int(q, 0), 1);
+		sqlite3_finalize(q);
+	}
+	sqlite3_close(db);
+	ck_assert_int_eq(store_open(dbpath, false, &st, &err), 0);
+}
+END_TEST
+
+START_TEST(test_other_connection_commits)
+{
+	struct store *s2 = NULL;
+	struct iza_error err;
+	struct canon_event e;
+	enum put_result r;
+
+	/* st builds its Bloom filter, then another connection stores a key:
+	 * st must see it (data_version changed: filter rebuilt) */
+	put_ids("o", 0, 3, T0, PUT_INSERTED);
+	ck_assert_int_eq(store_open(dbpath, false, &s2, &err), 0);
+	e = evn("o7", T0, T0);
+	ck_assert_int_eq(store_put_encounter(s2, &e, 1, &r, &err), 0);
+	ck_assert_int_eq(r, PUT_INSERTED);
+	store_close(s2);
+	ck_assert_int_eq(put1(&e), PUT_DUPLICATE);
+	ck_assert_int_eq(stats().encounters, 4);
 }
 END_TEST
 
@@ -891,6 +1346,14 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_empty_file_is_migrated);
 	tcase_add_test(tc, test_row_fields);
 	tcase_add_test(tc, test_null_args);
+	tcase_add_test(tc, test_bloom_false_positive);
+	tcase_add_test(tc, test_staging_flush_mid_batch);
+	tcase_add_test(tc, test_forced_collision);
+	tcase_add_test(tc, test_update_multi_event_after_flush);
+	tcase_add_test(tc, test_abort_with_staged_entries);
+	tcase_add_test(tc, test_migration_from_v1);
+	tcase_add_test(tc, test_migration_refuses_orphans);
+	tcase_add_test(tc, test_other_connection_commits);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tb, setup, teardown);
