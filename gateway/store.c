@@ -1503,7 +1503,8 @@ static int migrate_v2(struct store *st, struct iza_error *err)
 	    " ORDER BY c.source, c.source_id, e.type";
 	struct canon_event *evs = NULL, key, row;
 	sqlite3_stmt *s = NULL;
-	int64_t copied = 0, v1_events;
+	int64_t copied = 0, v1_events, secure;
+	char pragma[48];
 	bool have = false;
 	size_t n = 0;
 	int ret, rc;
@@ -1606,8 +1607,23 @@ static int migrate_v2(struct store *st, struct iza_error *err)
 				    (long long)v1_events);
 		goto out;
 	}
-	ret = exec_sql(st, "DROP TABLE events_v1; DROP TABLE encounters", err,
-		       "schema migration to v2 failed");
+	/* SQLite built with SECURE_DELETE zeroes every freed page, and the
+	 * statement journal (temp_store = MEMORY) keeps each page's old
+	 * content: 51 -> 568 MB RSS and 3 s for a 2 M-event store.  FAST
+	 * leaves freelist pages as they are (their content is what the v2
+	 * tables now hold anyway): 21 MB, 0.13 s. */
+	ret = query_int(st, "PRAGMA secure_delete", &secure, err);
+	if (ret)
+		goto out;
+	ret = exec_sql(st,
+		       "PRAGMA secure_delete = FAST;"
+		       " DROP TABLE events_v1; DROP TABLE encounters",
+		       err, "schema migration to v2 failed");
+	snprintf(pragma, sizeof(pragma), "PRAGMA secure_delete = %d",
+		 secure ? 1 : 0);
+	if (!ret)
+		ret =
+		    exec_sql(st, pragma, err, "schema migration to v2 failed");
 out:
 	sqlite3_finalize(s);
 	free(evs);
