@@ -73,16 +73,18 @@ static int xml_run(struct input *in, const struct adapter_limits *lim,
 			rc = sink->xml_record(sink->ctx, node, line, index);
 		} else {
 			int xrc = rc;
+			char text[IZA_ERR_TEXT_MAX];
 
+			/* why.text is an argument: copy it before rewriting */
+			snprintf(text, sizeof(text), "%s", why.text);
 			if (why.line > 0 && why.line != line)
 				iza_error_set(&why, why.code, NULL, line,
 					      (const char *)name,
-					      "%s (at line %ld)", why.text,
+					      "%s (at line %ld)", text,
 					      why.line);
 			else
 				iza_error_set(&why, why.code, NULL, line,
-					      (const char *)name, "%s",
-					      why.text);
+					      (const char *)name, "%s", text);
 			rc = sink->bad(sink->ctx, line, index, reason_for(xrc),
 				       &why, NULL, 0);
 			if (rc == 0 && xml_reader_broken(r)) {
@@ -1086,6 +1088,7 @@ static int er7_sniff(const char *head, size_t len)
 
 const struct adapter adapter_hl7v2_xml = {
     .name = "hl7v2-xml",
+    .input = "hl7v2",
     .description = "HL7 v2.x XML encoding (v2.3-v2.8): messages, batches",
     .sniff = xml_sniff,
     .run = xml_run,
@@ -1093,6 +1096,7 @@ const struct adapter adapter_hl7v2_xml = {
 
 const struct adapter adapter_hl7v2_er7 = {
     .name = "hl7v2-er7",
+    .input = "hl7v2",
     .description = "HL7 v2.x ER7 (pipe) text, MLLP framing tolerated",
     .sniff = er7_sniff,
     .run = er7_run,

@@ -44,12 +44,16 @@ static void copy_str(char *dst, size_t size, const char *src)
 {
 	if (!src)
 		src = "";
-	snprintf(dst, size, "%s", src);
+	if (src == dst)
+		return; /* iza_error_set(err, ..., err->file, ...) */
+	memmove(dst, src, strnlen(src, size - 1));
+	dst[strnlen(src, size - 1)] = '\0';
 }
 
 int iza_error_set(struct iza_error *err, int code, const char *file, long line,
 		  const char *field, const char *fmt, ...)
 {
+	char text[IZA_ERR_TEXT_MAX];
 	va_list ap;
 
 	if (!err)
@@ -58,9 +62,12 @@ int iza_error_set(struct iza_error *err, int code, const char *file, long line,
 	copy_str(err->file, sizeof(err->file), file);
 	err->line = line;
 	copy_str(err->field, sizeof(err->field), field);
+	/* format into a local buffer first: the arguments may point into
+	 * err itself (rewrapping err->text) */
 	va_start(ap, fmt);
-	vsnprintf(err->text, sizeof(err->text), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	memcpy(err->text, text, sizeof(text));
 	return code;
 }
 

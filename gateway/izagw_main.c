@@ -260,7 +260,7 @@ static int cmd_ingest(struct gw *g, int argc, char **argv)
 	const char *source = "local", *sector = NULL, *format = "auto";
 	struct ingest_summary total, one;
 	struct ingest_config ic;
-	int c, rc = 0, i, files, threads = 0;
+	int c, rc = 0, i, files, threads = 0, failed = 0;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 's') {
@@ -348,12 +348,16 @@ static int cmd_ingest(struct gw *g, int argc, char **argv)
 
 		rc = ingest_file(&ic, argv[i], format, &one, &g->err);
 		if (rc) {
+			/* one file's failure (rolled back whole) does not stop
+			 * the others; the exit code says it happened */
 			print_error(&g->err, rc);
 			fprintf(stderr,
 				"izagw: %s: nothing of this file was "
 				"stored\n",
 				argv[i]);
-			return EXIT_FAIL; /* printed: main adds nothing */
+			iza_error_clear(&g->err);
+			failed++;
+			continue;
 		}
 		snprintf(what, sizeof(what), "ingest %s (source %s%s%s)",
 			 argv[i], source, sector ? ", sector " : "",
@@ -367,7 +371,13 @@ static int cmd_ingest(struct gw *g, int argc, char **argv)
 		printf("quarantined records (file, line, reason; the raw line "
 		       "where it could be read) are in %s\n",
 		       g->cfg->quarantine_dir);
-	return total.quarantined ? EXIT_QUARANTINED : 0;
+	if (failed)
+		fprintf(stderr,
+			"izagw: %d of %d files failed and were not "
+			"stored\n",
+			failed, files);
+	/* printed already: main adds nothing */
+	return failed ? EXIT_FAIL : total.quarantined ? EXIT_QUARANTINED : 0;
 }
 
 static int parse_period_opts(int argc, char **argv, struct period *p,

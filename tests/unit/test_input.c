@@ -151,6 +151,31 @@ START_TEST(detect_format)
 }
 END_TEST
 
+/* Every registered adapter is complete: a missing input kind would route
+ * its records to another format's mapping. */
+START_TEST(registry_complete)
+{
+	static const char *const kinds[] = {"fhir-r4", "hl7v2", "cda", NULL};
+	size_t i, k;
+
+	for (i = 0; adapter_registry[i]; i++) {
+		const struct adapter *ad = adapter_registry[i];
+		bool known = false;
+
+		ck_assert_ptr_nonnull(ad->name);
+		ck_assert_ptr_nonnull(ad->sniff);
+		ck_assert_ptr_nonnull(ad->run);
+		ck_assert_msg(ad->input != NULL, "%s has no input kind",
+			      ad->name);
+		for (k = 0; kinds[k]; k++)
+			known = known || strcmp(ad->input, kinds[k]) == 0;
+		ck_assert_msg(known, "%s: unknown input kind", ad->name);
+		ck_assert_ptr_eq(adapter_find(ad->name), ad);
+	}
+	ck_assert_int_ge(i, 5);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("input");
@@ -162,6 +187,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, sha256_of_what_was_read);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, detect_format);
+	tcase_add_test(tc, registry_complete);
 	suite_add_tcase(s, tc);
 	return s;
 }
