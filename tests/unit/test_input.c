@@ -163,8 +163,8 @@ START_TEST(registry_complete)
 		bool known = false;
 
 		ck_assert_ptr_nonnull(ad->name);
-		ck_assert_ptr_nonnull(ad->sniff);
-		ck_assert_ptr_nonnull(ad->run);
+		ck_assert(ad->sniff != NULL);
+		ck_assert(ad->run != NULL);
 		ck_assert_msg(ad->input != NULL, "%s has no input kind",
 			      ad->name);
 		for (k = 0; kinds[k]; k++)
