@@ -6,12 +6,8 @@
 #include <string.h>
 
 const struct adapter *const adapter_registry[] = {
-    &adapter_fhir_ndjson,
-    &adapter_fhir_bundle,
-    &adapter_cda,
-    &adapter_hl7v2_xml,
-    &adapter_hl7v2_er7,
-    NULL,
+    &adapter_fhir_ndjson, &adapter_fhir_bundle, &adapter_cda,
+    &adapter_hl7v2_xml,	  &adapter_hl7v2_er7,	NULL,
 };
 
 const struct adapter *adapter_find(const char *name)

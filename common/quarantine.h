@@ -8,7 +8,7 @@
 #define IZA_QUARANTINE_H
 
 #define QUARANTINE_REASONS(X)                                                  \
-	X(MALFORMED, "malformed")                                         \
+	X(MALFORMED, "malformed")                                              \
 	X(TOO_LARGE, "record_too_large")                                       \
 	X(NO_TYPE, "no_resource_type")                                         \
 	X(MISSING, "missing_field")                                            \
