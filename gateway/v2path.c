@@ -182,14 +182,29 @@ static xmlNode *leaf(xmlNode *n)
 	return n;
 }
 
+/* The text of a leaf without a copy when it is one text node (the usual
+ * case), else NULL. */
+static const char *only_text(const xmlNode *n)
+{
+	const xmlNode *t = n->children;
+
+	if (t && !t->next && t->type == XML_TEXT_NODE && t->content)
+		return (const char *)t->content;
+	return NULL;
+}
+
 static int emit(xmlNode *n, int (*cb)(void *, const char *, size_t), void *ctx)
 {
+	const char *direct;
 	xmlChar *t;
 	int rc = 0;
 
 	n = leaf(n);
 	if (!n)
 		return 0;
+	direct = only_text(n);
+	if (direct)
+		return direct[0] ? cb(ctx, direct, strlen(direct)) : 0;
 	t = xmlNodeGetContent(n);
 	if (t && t[0])
 		rc = cb(ctx, (const char *)t, strlen((const char *)t));
@@ -208,6 +223,10 @@ static int filter_holds(const struct v2path *p, xmlNode *rep)
 	n = leaf(n);
 	if (!n)
 		return p->fnot; /* absent differs from any text */
+	if (only_text(n)) {
+		ok = strcmp(only_text(n), p->fvalue) == 0;
+		return p->fnot ? !ok : ok;
+	}
 	t = xmlNodeGetContent(n);
 	ok = t && strcmp((const char *)t, p->fvalue) == 0;
 	xmlFree(t);
