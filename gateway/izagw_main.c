@@ -3,7 +3,7 @@
  *
  *   izagw [--config FILE] init [--region CODE]
  *   izagw [--config FILE] ingest [--source AGB] [--sector S]
- *                                [--format auto|fhir-ndjson|fhir-bundle]
+ *                                [--format auto|FORMAT]
  *                                [--threads 1|2] FILE... | -
  *   izagw [--config FILE] kpis --period P [--format table|json|csv]
  *   izagw [--config FILE] report --period P [--out FILE]
@@ -55,12 +55,13 @@ static const char usage_text[] =
     "store and a\n"
     "                            random pseudonymisation key (region: a "
     "zorgkantoorregio, e.g. ZK02)\n"
-    "  ingest [--source AGB] [--sector SECTOR] [--format "
-    "auto|fhir-ndjson|fhir-bundle]\n"
+    "  ingest [--source AGB] [--sector SECTOR] [--format auto|FORMAT]\n"
     "         [--threads 1|2] FILE... | -\n"
-    "                            read FHIR exports into the event store "
-    "(default:\n"
-    "                            2 threads for files of 8 MB or more)\n"
+    "                            read exports (FORMAT below; auto: by "
+    "content) into\n"
+    "                            the event store (default: 2 threads for "
+    "files of\n"
+    "                            8 MB or more)\n"
     "  kpis --period P [--format table|json|csv]\n"
     "                            released KPI values (P: 2025, 2025-Q1, "
     "2025-03)\n"
@@ -82,6 +83,18 @@ static const char usage_text[] =
     "  4  no gateway initialised in the data directory\n"
     "  5  ingest finished, but some records were quarantined (see the "
     "summary)\n";
+
+/* The usage text, then the input formats of the adapter registry. */
+static void usage(FILE *f)
+{
+	size_t k;
+
+	fputs(usage_text, f);
+	fputs("\nInput formats (ingest --format):\n", f);
+	for (k = 0; adapter_registry[k]; k++)
+		fprintf(f, "  %-12s %s\n", adapter_registry[k]->name,
+			adapter_registry[k]->description);
+}
 
 static void print_error(const struct iza_error *err, int rc)
 {
@@ -287,10 +300,13 @@ static int cmd_ingest(struct gw *g, int argc, char **argv)
 		return -IZA_EUSAGE;
 	}
 	if (strcmp(format, "auto") != 0 && !adapter_find(format)) {
-		fprintf(stderr,
-			"izagw ingest: unknown --format %s (auto, "
-			"fhir-ndjson, fhir-bundle)\n",
+		size_t k;
+
+		fprintf(stderr, "izagw ingest: unknown --format %s (auto",
 			format);
+		for (k = 0; adapter_registry[k]; k++)
+			fprintf(stderr, ", %s", adapter_registry[k]->name);
+		fputs(")\n", stderr);
 		return -IZA_EUSAGE;
 	}
 	if (!valid_source(source)) {
@@ -574,26 +590,27 @@ int main(int argc, char **argv)
 			config_path = optarg;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
+			usage(stdout);
 			return EXIT_OK;
 		case 'V':
 			puts("izagw " IZAGW_VERSION);
 			return EXIT_OK;
 		default:
-			fputs(usage_text, stderr);
+			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
-		fputs(usage_text, stderr);
+		usage(stderr);
 		return EXIT_USAGE;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[optind], commands[i].name) == 0)
 			break;
 	if (i == sizeof(commands) / sizeof(commands[0])) {
-		fprintf(stderr, "izagw: unknown command \"%s\"\n\n%s",
-			argv[optind], usage_text);
+		fprintf(stderr, "izagw: unknown command \"%s\"\n\n",
+			argv[optind]);
+		usage(stderr);
 		return EXIT_USAGE;
 	}
 	rc = config_load(config_path, &g.cfg, &g.err);
