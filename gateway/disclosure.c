@@ -15,6 +15,8 @@
  */
 #include "disclosure.h"
 
+#include "lin_audit.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -149,57 +151,93 @@ void disclosure_apply_cell(const struct disclosure_params *dp,
 	c->reason[0] = '\0';
 }
 
+static void suppress_secondary(struct kpi_cell *c, const char *why)
+{
+	clear_numbers(c);
+	c->suppressed = true;
+	snprintf(c->reason, sizeof(c->reason), "%s", why);
+}
+
 /*
- * Strata of one stratifier add up to the total (every event falls in exactly
- * one stratum, "unknown" included).  Until the exact linear audit of the
- * privacy issue lands, protect that one additive relation: when the total is
- * suppressed, so is every stratum; when exactly one stratum of a stratifier
- * is suppressed, the smallest released stratum of it is suppressed too, so
- * the first cannot be recovered as total minus the others.
+ * Secondary suppression of one KPI value and its strata.  The strata of one
+ * stratifier add up to the total (every event falls in exactly one stratum,
+ * "unknown" included; for a share both the numerator and the denominator
+ * do), so an attacker who sees the released cells can solve for suppressed
+ * ones.  Two steps:
+ *   1. a total that is not released takes its strata with it (for counts and
+ *      shares consistent data cannot release a stratum then anyway; this
+ *      keeps it so for any data);
+ *   2. the exact linear audit (lin_audit.h) over total = sum(strata) for
+ *      every stratifier, with complementary suppression of the cheapest
+ *      released cells (fewest persons) until no suppressed cell is
+ *      determined.  Assuming additivity where it may not hold exactly
+ *      (distinct persons) only makes the audit stricter.
+ * If the audit cannot run (out of memory, arithmetic beyond 64 bits, no
+ * cell left to suppress), every cell of the value is suppressed.
  */
 static void secondary_suppress(struct kpi_value *v)
 {
+	struct lin_audit *a = NULL;
+	int idx[KPI_MAX_STRATA + 1], parts[KPI_MAX_STRATA];
+	bool added[KPI_MAX_STRATA + 1];
 	size_t j, k;
+	int rc;
 
-	for (j = 0; j < v->nstrata; j++) {
-		const char *name = v->strata[j].stratifier;
-		struct kpi_cell *smallest = NULL;
-		size_t nsup = 0;
+	if (v->nstrata == 0)
+		return;
+	if (v->cell.suppressed || !v->cell.has_value) {
+		for (j = 0; j < v->nstrata; j++)
+			if (!v->strata[j].cell.suppressed)
+				suppress_secondary(
+				    &v->strata[j].cell,
+				    "secondary: the total is suppressed");
+		return;
+	}
+	rc = v->nstrata > KPI_MAX_STRATA ? -IZA_ETOOBIG : lin_audit_new(&a);
+	if (rc == 0) {
+		for (j = 0; j <= v->nstrata && rc >= 0; j++) {
+			const struct kpi_cell *c =
+			    j == 0 ? &v->cell : &v->strata[j - 1].cell;
 
-		if (v->cell.suppressed || !v->cell.has_value) {
-			if (!v->strata[j].cell.suppressed) {
-				clear_numbers(&v->strata[j].cell);
-				v->strata[j].cell.suppressed = true;
-				snprintf(v->strata[j].cell.reason,
-					 sizeof(v->strata[j].cell.reason),
-					 "secondary: the total is suppressed");
-			}
-			continue;
+			rc = lin_audit_cell(a, c->suppressed || !c->has_value,
+					    c->persons, false);
+			idx[j] = rc;
 		}
-		/* handle each stratifier once, at its first stratum */
+	}
+	/* one sum per stratifier, at its first stratum */
+	for (j = 0; j < v->nstrata && rc >= 0; j++) {
+		const char *name = v->strata[j].stratifier;
+		size_t n = 0;
+
 		for (k = 0; k < j; k++)
 			if (strcmp(v->strata[k].stratifier, name) == 0)
 				break;
 		if (k < j)
 			continue;
-		for (k = j; k < v->nstrata; k++) {
-			struct kpi_cell *c = &v->strata[k].cell;
-
-			if (strcmp(v->strata[k].stratifier, name) != 0)
-				continue;
-			if (c->suppressed)
-				nsup++;
-			else if (!smallest || c->persons < smallest->persons)
-				smallest = c;
-		}
-		if (nsup == 1 && smallest) {
-			clear_numbers(smallest);
-			smallest->suppressed = true;
-			snprintf(
-			    smallest->reason, sizeof(smallest->reason),
-			    "secondary: would reveal a suppressed stratum");
-		}
+		for (k = j; k < v->nstrata; k++)
+			if (strcmp(v->strata[k].stratifier, name) == 0)
+				parts[n++] = idx[k + 1];
+		rc = lin_audit_sum(a, idx[0], parts, n);
 	}
+	if (rc >= 0)
+		rc = lin_audit_protect(a, added);
+	lin_audit_free(a);
+	if (rc < 0) {
+		suppress_secondary(&v->cell, "secondary: audit failed");
+		for (j = 0; j < v->nstrata; j++)
+			if (!v->strata[j].cell.suppressed)
+				suppress_secondary(&v->strata[j].cell,
+						   "secondary: audit failed");
+		return;
+	}
+	if (added[0])
+		suppress_secondary(
+		    &v->cell, "secondary: would reveal a suppressed stratum");
+	for (j = 0; j < v->nstrata; j++)
+		if (added[j + 1])
+			suppress_secondary(
+			    &v->strata[j].cell,
+			    "secondary: would reveal a suppressed stratum");
 }
 
 void disclosure_apply(const struct disclosure_params *dp, struct kpi_results *r)

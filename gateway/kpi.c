@@ -15,8 +15,7 @@
 #include "refdata.h"
 #include "store.h"
 
-#define KE	       (-IZA_ECONFIG)
-#define KPI_MAX_STRATA 64
+#define KE (-IZA_ECONFIG)
 
 /* ---- definitions ------------------------------------------------------ */
 

@@ -36,6 +36,7 @@ struct kpi_select {
 };
 
 #define KPI_MAX_STRATIFIERS 4
+#define KPI_MAX_STRATA	    64 /* strata of one KPI value, all stratifiers */
 
 struct kpi_def {
 	char *id;	   /* "er-visits" */
