@@ -163,11 +163,12 @@ static void suppress_secondary(struct kpi_cell *c, const char *why)
  * stratifier add up to the total (every event falls in exactly one stratum,
  * "unknown" included; for a share both the numerator and the denominator
  * do), so an attacker who sees the released cells can solve for suppressed
- * ones.  Two steps:
+ * ones.  Three steps:
  *   1. a total that is not released takes its strata with it (for counts and
  *      shares consistent data cannot release a stratum then anyway; this
  *      keeps it so for any data);
- *   2. the exact linear audit (lin_audit.h) over total = sum(strata) for
+ *   2. the union rule (union_rule above);
+ *   3. the exact linear audit (lin_audit.h) over total = sum(strata) for
  *      every stratifier, with complementary suppression of the cheapest
  *      released cells (fewest persons) until no suppressed cell is
  *      determined.  Assuming additivity where it may not hold exactly
@@ -175,7 +176,64 @@ static void suppress_secondary(struct kpi_cell *c, const char *why)
  * If the audit cannot run (out of memory, arithmetic beyond 64 bits, no
  * cell left to suppress), every cell of the value is suppressed.
  */
-static void secondary_suppress(struct kpi_value *v)
+struct persons {
+	int64_t persons, rest; /* a stratum's persons and, for a share, the
+				  persons of its complement */
+};
+
+/*
+ * The union rule: the suppressed strata of one stratifier add up to the
+ * total minus the released ones, which an attacker can compute, so together
+ * they must rest on at least k persons (and, for a share, k on the
+ * complement side too); while they do not, the released stratum with the
+ * fewest persons joins them.
+ */
+static void union_rule(struct kpi_value *v, const struct persons *pp,
+		       enum kpi_kind kind, int k)
+{
+	size_t j, i;
+
+	for (j = 0; j < v->nstrata; j++) {
+		const char *name = v->strata[j].stratifier;
+
+		for (i = 0; i < j; i++)
+			if (strcmp(v->strata[i].stratifier, name) == 0)
+				break;
+		if (i < j)
+			continue; /* each stratifier once */
+		for (;;) {
+			int64_t sp = 0, sr = 0;
+			size_t nsup = 0;
+			struct kpi_cell *smallest = NULL;
+			int64_t smallest_p = 0;
+
+			for (i = j; i < v->nstrata; i++) {
+				struct kpi_cell *c = &v->strata[i].cell;
+
+				if (strcmp(v->strata[i].stratifier, name) != 0)
+					continue;
+				if (c->suppressed || !c->has_value) {
+					nsup++;
+					sp += pp[i].persons;
+					sr += pp[i].rest;
+				} else if (!smallest ||
+					   c->persons < smallest_p) {
+					smallest = c;
+					smallest_p = c->persons;
+				}
+			}
+			if (nsup == 0 || !smallest ||
+			    (sp >= k && (kind != KPI_SHARE || sr >= k)))
+				break;
+			suppress_secondary(smallest,
+					   "secondary: would reveal a "
+					   "suppressed stratum");
+		}
+	}
+}
+
+static void secondary_suppress(struct kpi_value *v, const struct persons *pp,
+			       enum kpi_kind kind, int min_k)
 {
 	struct lin_audit *a = NULL;
 	int idx[KPI_MAX_STRATA + 1], parts[KPI_MAX_STRATA];
@@ -193,6 +251,8 @@ static void secondary_suppress(struct kpi_value *v)
 				    "secondary: the total is suppressed");
 		return;
 	}
+	if (v->nstrata <= KPI_MAX_STRATA)
+		union_rule(v, pp, kind, min_k);
 	rc = v->nstrata > KPI_MAX_STRATA ? -IZA_ETOOBIG : lin_audit_new(&a);
 	if (rc == 0) {
 		for (j = 0; j <= v->nstrata && rc >= 0; j++) {
@@ -256,10 +316,21 @@ void disclosure_apply(const struct disclosure_params *dp, struct kpi_results *r)
 				suppress_unknown(&v->strata[j].cell);
 			continue;
 		}
-		disclosure_apply_cell(dp, v->def->kind, &v->cell);
-		for (j = 0; j < v->nstrata; j++)
-			disclosure_apply_cell(dp, v->def->kind,
-					      &v->strata[j].cell);
-		secondary_suppress(v);
+		{
+			/* persons of each stratum before the primary rule
+			 * clears them: the union rule needs them */
+			struct persons pp[KPI_MAX_STRATA];
+
+			for (j = 0; j < v->nstrata && j < KPI_MAX_STRATA; j++) {
+				pp[j].persons = v->strata[j].cell.persons;
+				pp[j].rest = v->strata[j].cell.rest_persons;
+			}
+			disclosure_apply_cell(dp, v->def->kind, &v->cell);
+			for (j = 0; j < v->nstrata; j++)
+				disclosure_apply_cell(dp, v->def->kind,
+						      &v->strata[j].cell);
+			secondary_suppress(v, pp, v->def->kind,
+					   effective_k(dp));
+		}
 	}
 }

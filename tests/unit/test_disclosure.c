@@ -374,40 +374,84 @@ START_TEST(strata_of_suppressed_total)
 }
 END_TEST
 
-/* Two suppressed strata: neither is the total minus released cells. */
+/* Three age bands and the total; persons of the bands given. */
+static void age_bands(struct kpi_stratum st[3], struct kpi_value *v,
+		      struct kpi_def *def, int64_t a, int64_t b, int64_t c)
+{
+	static const char *const band[3] = {"0-17", "18-64", "65+"};
+	int64_t p[3] = {a, b, c};
+	int i;
+
+	memset(def, 0, sizeof(*def));
+	memset(st, 0, 3 * sizeof(*st));
+	memset(v, 0, sizeof(*v));
+	def->id = "er-visits";
+	def->kind = KPI_COUNT;
+	for (i = 0; i < 3; i++) {
+		snprintf(st[i].stratifier, sizeof(st[i].stratifier),
+			 "age_band");
+		snprintf(st[i].value, sizeof(st[i].value), "%s", band[i]);
+		st[i].cell = count_cell(p[i]);
+	}
+	v->def = def;
+	v->cell = count_cell(a + b + c);
+	v->strata = st;
+	v->nstrata = 3;
+}
+
+/* Two suppressed strata: neither is the total minus released cells, and
+ * their sum (total - released = 13 persons) rests on >= k persons. */
 START_TEST(two_small_strata_need_no_secondary)
 {
 	struct kpi_def def;
 	struct kpi_stratum st[3];
 	struct kpi_value v;
-	struct kpi_results r;
+	struct kpi_results r = {.values = &v, .n = 1};
 
-	memset(&def, 0, sizeof(def));
-	memset(st, 0, sizeof(st));
-	memset(&v, 0, sizeof(v));
-	memset(&r, 0, sizeof(r));
-	def.id = "er-visits";
-	def.kind = KPI_COUNT;
-	snprintf(st[0].stratifier, sizeof(st[0].stratifier), "age_band");
-	snprintf(st[0].value, sizeof(st[0].value), "0-17");
-	st[0].cell = count_cell(3);
-	snprintf(st[1].stratifier, sizeof(st[1].stratifier), "age_band");
-	snprintf(st[1].value, sizeof(st[1].value), "18-64");
-	st[1].cell = count_cell(50);
-	snprintf(st[2].stratifier, sizeof(st[2].stratifier), "age_band");
-	snprintf(st[2].value, sizeof(st[2].value), "65+");
-	st[2].cell = count_cell(4);
-	v.def = &def;
-	v.cell = count_cell(57);
-	v.strata = st;
-	v.nstrata = 3;
-	r.values = &v;
-	r.n = 1;
+	age_bands(st, &v, &def, 6, 50, 7);
 	disclosure_apply(&K10, &r);
 	assert_released(&v.cell);
 	assert_cleared(&st[0].cell);
 	assert_released(&st[1].cell);
 	assert_cleared(&st[2].cell);
+}
+END_TEST
+
+/* The union rule: 3 + 4 persons suppressed, so total - 18-64 would release
+ * a 7-person group (0-17 and 65+ together): 18-64 goes too. */
+START_TEST(suppressed_strata_union_below_k)
+{
+	struct kpi_def def;
+	struct kpi_stratum st[3];
+	struct kpi_value v;
+	struct kpi_results r = {.values = &v, .n = 1};
+
+	age_bands(st, &v, &def, 3, 50, 4);
+	disclosure_apply(&K10, &r);
+	assert_released(&v.cell);
+	assert_cleared(&st[0].cell);
+	assert_cleared(&st[1].cell);
+	ck_assert_ptr_nonnull(strstr(st[1].cell.reason, "secondary"));
+	assert_cleared(&st[2].cell);
+}
+END_TEST
+
+/* One small band: the smallest other band is the complementary
+ * suppression (cheapest first), the larger one stays released. */
+START_TEST(one_small_stratum_cheapest_complement)
+{
+	struct kpi_def def;
+	struct kpi_stratum st[3];
+	struct kpi_value v;
+	struct kpi_results r = {.values = &v, .n = 1};
+
+	age_bands(st, &v, &def, 40, 2, 25);
+	disclosure_apply(&K10, &r);
+	assert_released(&v.cell);
+	assert_released(&st[0].cell);
+	assert_cleared(&st[1].cell);
+	assert_cleared(&st[2].cell);
+	ck_assert_ptr_nonnull(strstr(st[2].cell.reason, "secondary"));
 }
 END_TEST
 
@@ -496,6 +540,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, results_and_strata);
 	tcase_add_test(tc, strata_of_suppressed_total);
 	tcase_add_test(tc, two_small_strata_need_no_secondary);
+	tcase_add_test(tc, suppressed_strata_union_below_k);
+	tcase_add_test(tc, one_small_stratum_cheapest_complement);
 	suite_add_tcase(s, tc);
 	return s;
 }

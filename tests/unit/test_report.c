@@ -79,14 +79,15 @@ static void fx_init(struct fx *fx)
 
 	snprintf(fx->strata[0].stratifier, 24, "age_band");
 	snprintf(fx->strata[0].value, 24, "0-17");
-	fx->strata[0].cell = cell(7, false, 0, 5, 0, 7.0);
+	fx->strata[0].cell = cell(7, false, 0, 6, 0, 7.0);
 	snprintf(fx->strata[1].stratifier, 24, "age_band");
 	snprintf(fx->strata[1].value, 24, "18-64");
 	fx->strata[1].cell = cell(150, false, 0, 100, 0, 150.0);
-	/* a second small stratum, so 18-64 needs no secondary suppression */
+	/* a second small stratum, so 18-64 needs no secondary suppression
+	 * (the two small ones rest on 6 + 5 >= k persons together) */
 	snprintf(fx->strata[2].stratifier, 24, "age_band");
 	snprintf(fx->strata[2].value, 24, "unknown");
-	fx->strata[2].cell = cell(3, false, 0, 2, 0, 3.0);
+	fx->strata[2].cell = cell(3, false, 0, 5, 0, 3.0);
 
 	fx->vals[0].def = &fx->defs[1];
 	fx->vals[0].cell = cell(1234, false, 0, 800, 0, 1234.0);
