@@ -8,6 +8,11 @@
  * denominator - numerator rest on at least k persons; an avoided-visits value
  * is suppressed when either the observed or the baseline cell fails.  A
  * suppressed cell keeps no value and no counts in any output.
+ *
+ * Secondary suppression (disclosure_apply): a suppressed total takes its
+ * strata with it; the suppressed strata of a stratifier together rest on at
+ * least k persons; and the exact linear audit of lin_audit.h over
+ * total = sum(strata) with complementary suppression, cheapest first.
  */
 #ifndef IZA_DISCLOSURE_H
 #define IZA_DISCLOSURE_H
