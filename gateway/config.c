@@ -20,6 +20,7 @@ void config_free(struct gw_config *c)
 	free(c->data_dir);
 	free(c->key_file);
 	free(c->store_path);
+	free(c->ledger_path);
 	free(c->quarantine_dir);
 	free(c->mapping_dir);
 	free(c->measure_base);
@@ -93,6 +94,7 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 					   "data_dir",
 					   "key_file",
 					   "store",
+					   "ledger",
 					   "quarantine_dir",
 					   "mapping_dir",
 					   "k",
@@ -134,6 +136,9 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 					err);
 		if (rc == 0)
 			rc = str_member(path, root, "store", &c->store_path,
+					err);
+		if (rc == 0)
+			rc = str_member(path, root, "ledger", &c->ledger_path,
 					err);
 		if (rc == 0)
 			rc = str_member(path, root, "quarantine_dir",
@@ -188,6 +193,8 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 		c->key_file = join(c->data_dir, "pseudonym.key");
 	if (!c->store_path)
 		c->store_path = join(c->data_dir, "events.db");
+	if (!c->ledger_path)
+		c->ledger_path = join(c->data_dir, "ledger.db");
 	if (!c->quarantine_dir)
 		c->quarantine_dir = join(c->data_dir, "quarantine");
 	if (!c->data_dir || !c->mapping_dir || !c->key_file || !c->store_path ||

@@ -18,6 +18,7 @@ struct gw_config {
 	char *data_dir;	      /* default "./izagw-data" */
 	char *key_file;	      /* default DATA/pseudonym.key */
 	char *store_path;     /* default DATA/events.db */
+	char *ledger_path;    /* default DATA/ledger.db: the release ledger */
 	char *quarantine_dir; /* default DATA/quarantine */
 	char *mapping_dir;    /* default: IZAGW_MAPPINGS or the built-in */
 	int k;		      /* minimum persons per released cell (10) */

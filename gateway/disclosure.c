@@ -151,11 +151,15 @@ void disclosure_apply_cell(const struct disclosure_params *dp,
 	c->reason[0] = '\0';
 }
 
-static void suppress_secondary(struct kpi_cell *c, const char *why)
+void disclosure_suppress(struct kpi_cell *c, const char *why)
 {
+	if (!c)
+		return;
 	clear_numbers(c);
+	c->held_release = 0;
 	c->suppressed = true;
-	snprintf(c->reason, sizeof(c->reason), "%s", why);
+	snprintf(c->reason, sizeof(c->reason), "%s",
+		 why && why[0] ? why : "suppressed by disclosure control");
 }
 
 /*
@@ -225,9 +229,9 @@ static void union_rule(struct kpi_value *v, const struct persons *pp,
 			if (nsup == 0 || !smallest ||
 			    (sp >= k && (kind != KPI_SHARE || sr >= k)))
 				break;
-			suppress_secondary(smallest,
-					   "secondary: would reveal a "
-					   "suppressed stratum");
+			disclosure_suppress(smallest,
+					    "secondary: would reveal a "
+					    "suppressed stratum");
 		}
 	}
 }
@@ -246,7 +250,7 @@ static void secondary_suppress(struct kpi_value *v, const struct persons *pp,
 	if (v->cell.suppressed || !v->cell.has_value) {
 		for (j = 0; j < v->nstrata; j++)
 			if (!v->strata[j].cell.suppressed)
-				suppress_secondary(
+				disclosure_suppress(
 				    &v->strata[j].cell,
 				    "secondary: the total is suppressed");
 		return;
@@ -259,7 +263,10 @@ static void secondary_suppress(struct kpi_value *v, const struct persons *pp,
 			const struct kpi_cell *c =
 			    j == 0 ? &v->cell : &v->strata[j - 1].cell;
 
-			rc = lin_audit_cell(a, c->suppressed || !c->has_value,
+			rc = lin_audit_cell(a,
+					    c->suppressed || !c->has_value
+						? LIN_SUPPRESSED
+						: LIN_RELEASED,
 					    c->persons, false);
 			idx[j] = rc;
 		}
@@ -283,19 +290,19 @@ static void secondary_suppress(struct kpi_value *v, const struct persons *pp,
 		rc = lin_audit_protect(a, added);
 	lin_audit_free(a);
 	if (rc < 0) {
-		suppress_secondary(&v->cell, "secondary: audit failed");
+		disclosure_suppress(&v->cell, "secondary: audit failed");
 		for (j = 0; j < v->nstrata; j++)
 			if (!v->strata[j].cell.suppressed)
-				suppress_secondary(&v->strata[j].cell,
-						   "secondary: audit failed");
+				disclosure_suppress(&v->strata[j].cell,
+						    "secondary: audit failed");
 		return;
 	}
 	if (added[0])
-		suppress_secondary(
+		disclosure_suppress(
 		    &v->cell, "secondary: would reveal a suppressed stratum");
 	for (j = 0; j < v->nstrata; j++)
 		if (added[j + 1])
-			suppress_secondary(
+			disclosure_suppress(
 			    &v->strata[j].cell,
 			    "secondary: would reveal a suppressed stratum");
 }

@@ -56,6 +56,10 @@ int disclosure_check_params(const struct disclosure_params *dp,
 void disclosure_apply(const struct disclosure_params *dp,
 		      struct kpi_results *r);
 
+/* Suppress one cell: clear every number, set suppressed and the reason
+ * (a rule id or fixed text, never a count).  For release.c. */
+void disclosure_suppress(struct kpi_cell *c, const char *why);
+
 /* Apply the rule for `kind` to one cell (what disclosure_apply does for each
  * cell and stratum); fails closed like disclosure_apply. */
 void disclosure_apply_cell(const struct disclosure_params *dp,

@@ -29,6 +29,8 @@
 #include "ingest.h"
 #include "kpi.h"
 #include "kpi_format.h"
+#include "ledger.h"
+#include "release.h"
 #include "mapping.h"
 #include "period.h"
 #include "pseudo.h"
@@ -136,6 +138,7 @@ struct gw {
 	struct mapping *map, *map_hl7v2, *map_cda;
 	struct kpi_set *kpis;
 	struct store *store;
+	struct ledger *ledger;
 	struct pseudo *ps;
 	struct iza_error err;
 };
@@ -144,6 +147,7 @@ static void gw_release(struct gw *g)
 {
 	pseudo_free(g->ps);
 	store_close(g->store);
+	ledger_close(g->ledger);
 	kpi_set_free(g->kpis);
 	mapping_free(g->map);
 	mapping_free(g->map_hl7v2);
@@ -434,8 +438,9 @@ static int parse_period_opts(int argc, char **argv, struct period *p,
 	return 0;
 }
 
-/* Compute and apply disclosure control. */
-static int released(struct gw *g, const struct period *p,
+/* Compute and apply disclosure control, then the release rules against
+ * the ledger (record: the ledger is created when missing, for a release). */
+static int released(struct gw *g, const struct period *p, bool record,
 		    struct kpi_results **out)
 {
 	struct disclosure_params dp = {.k = g->cfg->k,
@@ -470,7 +475,37 @@ static int released(struct gw *g, const struct period *p,
 	if (rc)
 		return rc;
 	disclosure_apply(&dp, *out);
-	return 0;
+	rc = ledger_open(g->cfg->ledger_path, record, &g->ledger, &g->err);
+	if (rc == -IZA_ENOTFOUND && !record) {
+		/* nothing released yet: no earlier releases to respect */
+		memset(&g->err, 0, sizeof(g->err));
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = release_apply(g->ledger, *out, dp.k, &g->err);
+	return rc;
+}
+
+/* Record r as a release in the ledger (before it is written anywhere: a
+ * release that is recorded but not sent only makes later ones stricter). */
+static int record_release(struct gw *g, const struct kpi_results *r,
+			  int64_t now)
+{
+	struct ledger_cell *cells = NULL;
+	size_t n = 0;
+	int64_t seq = 0;
+	int rc;
+
+	rc = release_cells(r, &cells, &n);
+	if (rc == 0)
+		rc = ledger_append(g->ledger, r->period.label, g->kpis->version,
+				   now, cells, n, &seq, &g->err);
+	free(cells);
+	if (rc == 0)
+		fprintf(stderr,
+			"izagw report: release %lld of %s recorded in %s\n",
+			(long long)seq, r->period.label, g->cfg->ledger_path);
+	return rc;
 }
 
 static int cmd_kpis(struct gw *g, int argc, char **argv)
@@ -489,7 +524,7 @@ static int cmd_kpis(struct gw *g, int argc, char **argv)
 				"csv\n");
 		return -IZA_EUSAGE;
 	}
-	rc = released(g, &p, &r);
+	rc = released(g, &p, false, &r);
 	if (rc == 0 && kpi_results_write(stdout, r, fmt) != 0)
 		rc = -IZA_EIO;
 	kpi_results_free(r);
@@ -508,7 +543,7 @@ static int cmd_report(struct gw *g, int argc, char **argv)
 	rc = parse_period_opts(argc, argv, &p, NULL, &outfile);
 	if (rc)
 		return rc;
-	rc = released(g, &p, &r);
+	rc = released(g, &p, true, &r);
 	if (rc)
 		goto out;
 	memset(&meta, 0, sizeof(meta));
@@ -519,6 +554,8 @@ static int cmd_report(struct gw *g, int argc, char **argv)
 	meta.kpi_version = g->kpis->version;
 	meta.now = (int64_t)time(NULL);
 	rc = report_build(g->kpis, r, &meta, &bundle, &g->err);
+	if (rc == 0)
+		rc = record_release(g, r, meta.now);
 	if (rc)
 		goto out;
 	if (outfile) {
@@ -560,7 +597,23 @@ static int cmd_status(struct gw *g, int argc, char **argv)
 	printf("events            %lld\n", (long long)st.events);
 	printf("events whose patient record has not arrived  %lld\n",
 	       (long long)st.events_without_patient);
-	return 0;
+	rc = ledger_open(g->cfg->ledger_path, false, &g->ledger, &g->err);
+	if (rc == -IZA_ENOTFOUND) {
+		printf("releases          0 (no ledger yet: %s)\n",
+		       g->cfg->ledger_path);
+		memset(&g->err, 0, sizeof(g->err));
+		return 0;
+	}
+	if (rc == 0) {
+		int64_t n = 0;
+
+		rc = ledger_verify(g->ledger, &n, &g->err);
+		if (rc == 0)
+			printf("releases          %lld in %s (hash chain "
+			       "intact)\n",
+			       (long long)n, g->cfg->ledger_path);
+	}
+	return rc;
 }
 
 static const struct {

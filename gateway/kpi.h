@@ -92,6 +92,8 @@ struct kpi_cell {
 	int64_t pop_period, pop_baseline;
 	int pop_period_year_used, pop_baseline_year_used;
 	/* disclosure control outcome */
+	int64_t held_release; /* > 0: the value of that earlier release stands
+				 (release.c); its numbers are in the cell */
 	bool suppressed;
 	char reason[96]; /* why suppressed / why no value; "" otherwise */
 };

@@ -126,6 +126,8 @@ static void note_text(enum kpi_kind kind, const struct kpi_cell *c, char *buf,
 	else if (!c->has_value)
 		snprintf(buf, size, "%s",
 			 c->reason[0] ? c->reason : "not computable");
+	else if (c->held_release > 0 && c->reason[0])
+		snprintf(buf, size, "%s", c->reason);
 	else if (kind == KPI_AVOIDED && c->baseline_year > 0 &&
 		 c->pop_period_year_used > 0 &&
 		 c->pop_period_year_used != c->pop_baseline_year_used)

@@ -31,7 +31,8 @@ struct sum {
 
 struct lin_audit {
 	int ncells, capcells;
-	bool *sup, *locked;
+	bool *sup, *locked; /* sup: unknown to an attacker */
+	bool *sensitive;    /* a suppressed cell (not LIN_UNKNOWN) */
 	int64_t *cost;
 	struct sum *sums;
 	size_t nsums, capsums;
@@ -60,6 +61,7 @@ void lin_audit_free(struct lin_audit *a)
 		free(a->sums[i].parts);
 	free(a->sums);
 	free(a->sup);
+	free(a->sensitive);
 	free(a->locked);
 	free(a->cost);
 	free(a);
@@ -72,25 +74,30 @@ int lin_audit_cells(const struct lin_audit *a)
 
 bool lin_audit_suppressed(const struct lin_audit *a, int i)
 {
-	return a && i >= 0 && i < a->ncells && a->sup[i];
+	return a && i >= 0 && i < a->ncells && a->sup[i] && a->sensitive[i];
 }
 
-int lin_audit_cell(struct lin_audit *a, bool suppressed, int64_t cost,
+int lin_audit_cell(struct lin_audit *a, enum lin_cell state, int64_t cost,
 		   bool locked)
 {
-	if (!a)
+	if (!a || (state != LIN_RELEASED && state != LIN_SUPPRESSED &&
+		   state != LIN_UNKNOWN))
 		return -IZA_EUSAGE;
 	if (a->ncells >= LIN_AUDIT_MAX_CELLS)
 		return -IZA_ETOOBIG;
 	if (a->ncells == a->capcells) {
 		int cap = a->capcells ? a->capcells * 2 : 32;
 		bool *sup = realloc(a->sup, (size_t)cap * sizeof(*sup));
-		bool *lk;
+		bool *lk, *sens;
 		int64_t *c;
 
 		if (!sup)
 			return -IZA_ENOMEM;
 		a->sup = sup;
+		sens = realloc(a->sensitive, (size_t)cap * sizeof(*sens));
+		if (!sens)
+			return -IZA_ENOMEM;
+		a->sensitive = sens;
 		lk = realloc(a->locked, (size_t)cap * sizeof(*lk));
 		if (!lk)
 			return -IZA_ENOMEM;
@@ -101,7 +108,8 @@ int lin_audit_cell(struct lin_audit *a, bool suppressed, int64_t cost,
 		a->cost = c;
 		a->capcells = cap;
 	}
-	a->sup[a->ncells] = suppressed;
+	a->sup[a->ncells] = state != LIN_RELEASED;
+	a->sensitive[a->ncells] = state == LIN_SUPPRESSED;
 	a->locked[a->ncells] = locked;
 	a->cost[a->ncells] = cost;
 	return a->ncells++;
@@ -311,7 +319,7 @@ int lin_audit_check(struct lin_audit *a, bool *exposed)
 		for (k = 0; k < r.m; k++)
 			if (row[k] && k != (size_t)col[c])
 				break;
-		if (k == r.m) {
+		if (k == r.m && a->sensitive[c]) {
 			nexp++;
 			if (exposed)
 				exposed[c] = true;
@@ -406,6 +414,7 @@ int lin_audit_protect(struct lin_audit *a, bool *added)
 			break;
 		}
 		a->sup[pick] = true;
+		a->sensitive[pick] = true;
 		if (added)
 			added[pick] = true;
 		nadded++;

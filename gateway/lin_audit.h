@@ -52,27 +52,37 @@ struct lin_audit;
 int lin_audit_new(struct lin_audit **out);
 void lin_audit_free(struct lin_audit *a); /* accepts NULL */
 
+/* What an attacker knows of a cell. */
+enum lin_cell {
+	LIN_RELEASED = 0,   /* its value is known */
+	LIN_SUPPRESSED = 1, /* unknown, and must stay so (sensitive) */
+	LIN_UNKNOWN = 2	    /* unknown, but its exposure does not matter
+			       (e.g. a period not released yet) */
+};
+
 /*
- * Add a cell: suppressed (its quantities are unknown to an attacker) or
- * released; cost is the price of suppressing it later (e.g. its persons).
- * locked cells are never chosen as complementary suppressions (e.g. figures
+ * Add a cell in state `state` (false/true are LIN_RELEASED/LIN_SUPPRESSED);
+ * cost is the price of suppressing it later (e.g. its persons).  locked
+ * cells are never chosen as complementary suppressions (e.g. figures
  * already published, which cannot be taken back).  Returns the cell's index
  * (0, 1, ...) or a negative code.
  */
-int lin_audit_cell(struct lin_audit *a, bool suppressed, int64_t cost,
+int lin_audit_cell(struct lin_audit *a, enum lin_cell state, int64_t cost,
 		   bool locked);
 
 /* Declare total = parts[0] + ... + parts[n-1] (n >= 1).  A part may appear
  * once only; total must not be a part.  0 or a negative code. */
 int lin_audit_sum(struct lin_audit *a, int total, const int *parts, size_t n);
 
-/* Is cell i suppressed now (initially or by lin_audit_protect)? */
+/* Is cell i suppressed now (initially or by lin_audit_protect)?  (An
+ * LIN_UNKNOWN cell is not.) */
 bool lin_audit_suppressed(const struct lin_audit *a, int i);
 
 /*
  * The exact audit: exposed[i] (caller's array of lin_audit_cells() entries,
  * may be NULL) is set for every suppressed cell the released cells and the
- * sums determine.  Returns the number of exposed cells (0: the audit
+ * sums determine (LIN_UNKNOWN cells are unknowns of the system but never
+ * reported).  Returns the number of exposed cells (0: the audit
  * passes), or -IZA_ETOOBIG (arithmetic beyond 64 bits) / -IZA_ENOMEM.
  */
 int lin_audit_check(struct lin_audit *a, bool *exposed);

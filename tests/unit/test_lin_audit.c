@@ -18,9 +18,9 @@ static struct lin_audit *new_audit(void)
 	return a;
 }
 
-static int cell(struct lin_audit *a, bool sup, int64_t cost)
+static int cell(struct lin_audit *a, enum lin_cell state, int64_t cost)
 {
-	int i = lin_audit_cell(a, sup, cost, false);
+	int i = lin_audit_cell(a, state, cost, false);
 
 	ck_assert_int_ge(i, 0);
 	return i;
@@ -182,6 +182,41 @@ START_TEST(earlier_release_is_in_the_audit)
 	ck_assert_int_eq(lin_audit_protect(a, added), 1);
 	ck_assert(added[m2]);
 	ck_assert(!lin_audit_suppressed(a, quarter));
+	lin_audit_free(a);
+}
+END_TEST
+
+/* A month not released yet is unknown but not sensitive: with the quarter
+ * and January published, February unknown and March suppressed, March is
+ * not determined; once February is published it is. */
+START_TEST(unknown_cells_are_not_sensitive)
+{
+	struct lin_audit *a = new_audit();
+	int q = lin_audit_cell(a, LIN_RELEASED, 0, true);
+	int jan = lin_audit_cell(a, LIN_RELEASED, 0, true);
+	int feb = lin_audit_cell(a, LIN_UNKNOWN, 0, true);
+	int mar = cell(a, LIN_SUPPRESSED, 4);
+	int parts[] = {jan, feb, mar};
+	bool exposed[4];
+
+	sum(a, q, parts, 3);
+	ck_assert_int_eq(lin_audit_check(a, exposed), 0);
+	ck_assert(!lin_audit_suppressed(a, feb));
+	lin_audit_free(a);
+
+	a = new_audit();
+	q = lin_audit_cell(a, LIN_RELEASED, 0, true);
+	jan = lin_audit_cell(a, LIN_RELEASED, 0, true);
+	feb = lin_audit_cell(a, LIN_RELEASED, 0, true);
+	mar = cell(a, LIN_SUPPRESSED, 4);
+	parts[0] = jan;
+	parts[1] = feb;
+	parts[2] = mar;
+	sum(a, q, parts, 3);
+	ck_assert_int_eq(lin_audit_check(a, exposed), 1);
+	ck_assert(exposed[mar]);
+	/* only published (locked) cells could close it */
+	ck_assert_int_eq(lin_audit_protect(a, NULL), -IZA_EINVALID);
 	lin_audit_free(a);
 }
 END_TEST
@@ -376,6 +411,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, two_way_table_needs_a_rectangle);
 	tcase_add_test(tc, earlier_release_is_in_the_audit);
 	tcase_add_test(tc, locked_cells_cannot_protect);
+	tcase_add_test(tc, unknown_cells_are_not_sensitive);
 	tcase_add_test(tc, chain_through_suppressed_cells);
 	tcase_add_test(tc, bad_sums_refused);
 	tcase_add_test(tc, differential_random_systems);
