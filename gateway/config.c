@@ -21,6 +21,7 @@ void config_free(struct gw_config *c)
 	free(c->key_file);
 	free(c->store_path);
 	free(c->ledger_path);
+	jutil_strv_free(c->provider_consent);
 	free(c->quarantine_dir);
 	free(c->mapping_dir);
 	free(c->measure_base);
@@ -82,6 +83,21 @@ static int bool_member(const char *file, const json_t *root, const char *key,
 	return 0;
 }
 
+static int real_member(const char *file, const json_t *root, const char *key,
+		       double lo, double hi, double *dst, struct iza_error *err)
+{
+	const json_t *v = json_object_get(root, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_number(v) || json_number_value(v) < lo ||
+	    json_number_value(v) > hi)
+		return iza_error_set(err, CE, file, 0, key,
+				     "expected a number from %g to %g", lo, hi);
+	*dst = json_number_value(v);
+	return 0;
+}
+
 static int valid_region(const char *r)
 {
 	return r && strlen(r) == 4 && r[0] == 'Z' && r[1] == 'K' &&
@@ -106,18 +122,28 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 					   "max_line_mib",
 					   "max_bundle_mib",
 					   "sources",
+					   "provider_rule",
+					   "provider_min",
+					   "provider_dominance",
+					   "provider_nk",
+					   "provider_p",
+					   "provider_consent",
 					   "description",
 					   NULL};
 	struct gw_config *c = calloc(1, sizeof(*c));
 	json_t *root = NULL;
 	const char *env = getenv("IZAGW_MAPPINGS");
-	long k = 10, base = 2024, line_mib = 16, doc_mib = 64;
+	long k = 10, base = 2024, line_mib = 16, doc_mib = 64, pmin = 3;
 	int rc = 0;
 
 	if (!c)
 		return -IZA_ENOMEM;
 	c->data_dir = strdup("izagw-data");
 	c->mapping_dir = strdup(env && *env ? env : IZA_DEFAULT_MAPPINGS);
+	c->provider_rule = true;
+	c->provider_dominance = 0.80;
+	c->provider_nk = 0.85;
+	c->provider_p = 10.0;
 	c->measure_base = strdup("https://iza-gateway.nl/fhir");
 	c->reporter_system = strdup("https://iza-gateway.nl/fhir/NamingSystem/"
 				    "zorgkantoorregio");
@@ -169,6 +195,25 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 		if (rc == 0)
 			rc = bool_member(path, root, "count_unknown_residence",
 					 &c->count_unknown_residence, err);
+		if (rc == 0)
+			rc = bool_member(path, root, "provider_rule",
+					 &c->provider_rule, err);
+		if (rc == 0)
+			rc = int_member(path, root, "provider_min", 1, 1000,
+					&pmin, err);
+		if (rc == 0)
+			rc = real_member(path, root, "provider_dominance", 0.01,
+					 1.0, &c->provider_dominance, err);
+		if (rc == 0)
+			rc = real_member(path, root, "provider_nk", 0.01, 1.0,
+					 &c->provider_nk, err);
+		if (rc == 0)
+			rc = real_member(path, root, "provider_p", 0.0, 100.0,
+					 &c->provider_p, err);
+		if (rc == 0)
+			rc =
+			    jutil_strv(path, "config", root, "provider_consent",
+				       false, &c->provider_consent, CE, err);
 		if (rc)
 			goto out;
 		c->sources = json_incref(json_object_get(root, "sources"));
@@ -186,6 +231,7 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 		}
 	}
 	c->k = (int)k;
+	c->provider_min = (int)pmin;
 	c->baseline_year = (int)base;
 	c->max_line = (size_t)line_mib << 20;
 	c->max_doc = (size_t)doc_mib << 20;

@@ -30,6 +30,13 @@ struct gw_config {
 	size_t max_line;       /* NDJSON line cap (bytes) */
 	size_t max_doc;	       /* Bundle cap (bytes) */
 	json_t *sources;       /* {"AGB": {"sector": "...", "name": "..."}} */
+	/* the provider rule of disclosure control (disclosure.h) */
+	bool provider_rule;	   /* false only with test_mode */
+	int provider_min;	   /* 3 */
+	double provider_dominance; /* 0.80 */
+	double provider_nk;	   /* 0.85: (2, 85 %) for magnitude KPIs */
+	double provider_p;	   /* 10: p % rule for magnitude KPIs */
+	char **provider_consent;   /* NULL-terminated AGB codes, or NULL */
 };
 
 /* path may be NULL (defaults only). */

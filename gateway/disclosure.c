@@ -24,8 +24,15 @@ void disclosure_params_init(struct disclosure_params *dp)
 {
 	if (!dp)
 		return;
+	memset(dp, 0, sizeof(*dp));
 	dp->k = DISCLOSURE_MIN_K;
 	dp->test_override = false;
+	dp->provider_rule = true;
+	dp->provider_min = DISCLOSURE_PROVIDER_MIN;
+	dp->provider_dominance = DISCLOSURE_PROVIDER_DOMINANCE;
+	dp->provider_nk = DISCLOSURE_PROVIDER_NK;
+	dp->provider_p = DISCLOSURE_PROVIDER_P;
+	dp->consent = NULL;
 }
 
 int disclosure_check_params(const struct disclosure_params *dp,
@@ -45,7 +52,91 @@ int disclosure_check_params(const struct disclosure_params *dp,
 		    "persons; smaller k is allowed only with the test-only "
 		    "override, never for a release",
 		    dp->k, DISCLOSURE_MIN_K);
+	if (dp->test_override)
+		return 0;
+	if (!dp->provider_rule)
+		return iza_error_set(err, -IZA_ECONFIG, NULL, 0,
+				     "provider_rule",
+				     "the provider rule can be switched off "
+				     "only with the test-only override");
+	if (dp->provider_min < DISCLOSURE_PROVIDER_MIN ||
+	    dp->provider_dominance > DISCLOSURE_PROVIDER_DOMINANCE ||
+	    dp->provider_nk > DISCLOSURE_PROVIDER_NK ||
+	    dp->provider_p < DISCLOSURE_PROVIDER_P)
+		return iza_error_set(
+		    err, -IZA_ECONFIG, NULL, 0, "provider_*",
+		    "the provider rule is weaker than its floor (at least %d "
+		    "providers, dominance at most %.2f, (2, %.2f), p at least "
+		    "%.0f %%); weaker only with the test-only override",
+		    DISCLOSURE_PROVIDER_MIN, DISCLOSURE_PROVIDER_DOMINANCE,
+		    DISCLOSURE_PROVIDER_NK, DISCLOSURE_PROVIDER_P);
 	return 0;
+}
+
+static bool consented(const struct disclosure_params *dp, const char *id)
+{
+	size_t i;
+
+	if (!id[0] || !dp->consent)
+		return false;
+	for (i = 0; dp->consent[i]; i++)
+		if (strcmp(dp->consent[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* The provider rule (disclosure.h).  Fails closed: parameters weaker than
+ * the floor count as the floor unless test_override is set, and a cell with
+ * too many providers to track fails. */
+static bool provider_passes(const struct disclosure_params *dp,
+			    enum kpi_kind kind, const struct kpi_cell *c)
+{
+	struct disclosure_params e;
+	bool need[2] = {false, false};
+	int64_t total = c->prov_total, x1 = c->prov_top[0], x2 = c->prov_top[1];
+
+	disclosure_params_init(&e);
+	if (dp) {
+		e = *dp;
+		if (!dp->test_override) {
+			e.provider_rule = true;
+			if (e.provider_min < DISCLOSURE_PROVIDER_MIN)
+				e.provider_min = DISCLOSURE_PROVIDER_MIN;
+			if (!(e.provider_dominance <=
+			      DISCLOSURE_PROVIDER_DOMINANCE))
+				e.provider_dominance =
+				    DISCLOSURE_PROVIDER_DOMINANCE;
+			if (!(e.provider_nk <= DISCLOSURE_PROVIDER_NK))
+				e.provider_nk = DISCLOSURE_PROVIDER_NK;
+			if (!(e.provider_p >= DISCLOSURE_PROVIDER_P))
+				e.provider_p = DISCLOSURE_PROVIDER_P;
+		}
+	}
+	if (!e.provider_rule)
+		return true;
+	if (c->nproviders < 0)
+		return false;
+	if (c->nproviders == 0 || total <= 0)
+		return true; /* no contribution: the k rule decides */
+	if (c->nproviders < e.provider_min) {
+		if (c->nproviders > 2)
+			return false; /* more contributors than named ones */
+		need[0] = true;
+		need[1] = c->nproviders == 2;
+	}
+	if ((double)x1 > e.provider_dominance * (double)total)
+		need[0] = true;
+	if (kind == KPI_BED_DAYS) {
+		if ((double)(x1 + x2) > e.provider_nk * (double)total) {
+			need[0] = true;
+			need[1] = need[1] || x2 > 0;
+		}
+		if ((double)(total - x1 - x2) <
+		    e.provider_p / 100.0 * (double)x1)
+			need[0] = true;
+	}
+	return (!need[0] || consented(&e, c->prov_top_id[0])) &&
+	       (!need[1] || consented(&e, c->prov_top_id[1]));
 }
 
 /* The k actually used: invalid parameters fail closed to the floor. */
@@ -73,6 +164,10 @@ static void clear_numbers(struct kpi_cell *c)
 	c->baseline = 0;
 	c->baseline_persons = 0;
 	c->expected = 0.0;
+	c->nproviders = 0;
+	c->prov_total = 0;
+	c->prov_top[0] = c->prov_top[1] = 0;
+	memset(c->prov_top_id, 0, sizeof(c->prov_top_id));
 }
 
 static void suppress(struct kpi_cell *c, const char *what, int k)
@@ -146,6 +241,11 @@ void disclosure_apply_cell(const struct disclosure_params *dp,
 	/* persons == 0 (a zero cell) always fails: k >= 1 */
 	if (!cell_passes(kind, c, k, &what)) {
 		suppress(c, what, k);
+		return;
+	}
+	if (!provider_passes(dp, kind, c)) {
+		disclosure_suppress(c, "provider rule: would reveal one "
+				       "organisation's figures (no consent)");
 		return;
 	}
 	c->reason[0] = '\0';

@@ -23,18 +23,43 @@
 #include "kpi.h"
 
 #define DISCLOSURE_MIN_K 10
+/* Provider rule defaults, also the weakest allowed outside test_override. */
+#define DISCLOSURE_PROVIDER_MIN	      3
+#define DISCLOSURE_PROVIDER_DOMINANCE 0.80
+#define DISCLOSURE_PROVIDER_NK	      0.85
+#define DISCLOSURE_PROVIDER_P	      10.0
 
+/*
+ * Provider rule (the monitoring holds no business-sensitive data): a cell
+ * to which fewer than provider_min providers contribute, or in which one
+ * provider supplies more than provider_dominance of the cell, reveals that
+ * organisation's own figures; magnitude KPIs (bed days) also fail when the
+ * two largest supply more than provider_nk ((n, k) = (2, 85 %)) or when
+ * the total minus the two largest is below provider_p percent of the
+ * largest (the second could estimate the first within p %).  Such a cell
+ * is released only if every provider it would reveal is in `consent` (an
+ * organisation party to the plan that agreed); an unknown provider ("")
+ * can never consent.  Contributions are the cell's own unit: events, bed
+ * days (kpi_cell.prov_*).
+ */
 struct disclosure_params {
 	int k;
-	bool test_override; /* allow k < 10 (tests only; never in production) */
+	bool test_override; /* allow k < 10 and a weaker or no provider rule
+			       (tests only; never in production) */
+	bool provider_rule;
+	int provider_min;
+	double provider_dominance, provider_nk, provider_p;
+	const char *const *consent; /* NULL-terminated AGB codes, or NULL */
 };
 
-/* Defaults: k = DISCLOSURE_MIN_K, no override. */
+/* Defaults: k = DISCLOSURE_MIN_K, the provider rule at its defaults with no
+ * consent, no override. */
 void disclosure_params_init(struct disclosure_params *dp);
 
 /*
- * 0, or -IZA_ECONFIG (k < 10 without test_override, or k < 1 at all) with
- * err saying why.  -IZA_EUSAGE when dp is NULL.
+ * 0, or -IZA_ECONFIG (k < 10 or a provider rule weaker than the defaults
+ * without test_override, or k < 1 at all) with err saying why.
+ * -IZA_EUSAGE when dp is NULL.
  */
 int disclosure_check_params(const struct disclosure_params *dp,
 			    struct iza_error *err);

@@ -443,10 +443,19 @@ static int parse_period_opts(int argc, char **argv, struct period *p,
 static int released(struct gw *g, const struct period *p, bool record,
 		    struct kpi_results **out)
 {
-	struct disclosure_params dp = {.k = g->cfg->k,
-				       .test_override = g->cfg->test_mode};
+	struct disclosure_params dp;
 	struct kpi_options ko;
 	int rc;
+
+	disclosure_params_init(&dp);
+	dp.k = g->cfg->k;
+	dp.test_override = g->cfg->test_mode;
+	dp.provider_rule = g->cfg->provider_rule;
+	dp.provider_min = g->cfg->provider_min;
+	dp.provider_dominance = g->cfg->provider_dominance;
+	dp.provider_nk = g->cfg->provider_nk;
+	dp.provider_p = g->cfg->provider_p;
+	dp.consent = (const char *const *)g->cfg->provider_consent;
 
 	rc = disclosure_check_params(&dp, &g->err);
 	if (rc)

@@ -316,11 +316,87 @@ int kpi_set_check_vocabulary(const struct kpi_set *ks, const char *file,
 
 /* ---- computation ------------------------------------------------------ */
 
+/* Contributions per provider: a small array searched linearly, with the
+ * last provider cached (events arrive in runs from one source). */
+struct providers {
+	char (*id)[33];
+	int64_t *amount;
+	size_t n, cap, last;
+	bool overflow;
+};
+
 struct tally {
 	int64_t count; /* events, or bed days */
 	int64_t num;   /* share numerator events */
 	struct keyset persons, num_persons, rest_persons;
+	struct providers prov;
 };
+
+static int providers_add(struct providers *p, const char *id, int64_t amount)
+{
+	size_t i;
+
+	if (!id)
+		id = "";
+	if (p->n && strcmp(p->id[p->last], id) == 0) {
+		p->amount[p->last] += amount;
+		return 0;
+	}
+	for (i = 0; i < p->n; i++)
+		if (strcmp(p->id[i], id) == 0) {
+			p->amount[i] += amount;
+			p->last = i;
+			return 0;
+		}
+	if (p->n == KPI_MAX_PROVIDERS) {
+		p->overflow = true;
+		return 0;
+	}
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 8;
+		char(*nid)[33] = realloc(p->id, cap * sizeof(*nid));
+		int64_t *na;
+
+		if (!nid)
+			return -IZA_ENOMEM;
+		p->id = nid;
+		na = realloc(p->amount, cap * sizeof(*na));
+		if (!na)
+			return -IZA_ENOMEM;
+		p->amount = na;
+		p->cap = cap;
+	}
+	snprintf(p->id[p->n], sizeof(p->id[p->n]), "%s", id);
+	p->amount[p->n] = amount;
+	p->last = p->n++;
+	return 0;
+}
+
+/* The provider figures of a tally into cell. */
+static void providers_fill(const struct providers *p, struct kpi_cell *cell)
+{
+	size_t i;
+	int t;
+
+	cell->nproviders = p->overflow ? -1 : (int)p->n;
+	cell->prov_total = 0;
+	cell->prov_top[0] = cell->prov_top[1] = 0;
+	cell->prov_top_id[0][0] = cell->prov_top_id[1][0] = '\0';
+	for (i = 0; i < p->n; i++) {
+		int64_t a = p->amount[i];
+
+		cell->prov_total += a;
+		t = a > cell->prov_top[0] ? 0 : a > cell->prov_top[1] ? 1 : 2;
+		if (t == 0) {
+			cell->prov_top[1] = cell->prov_top[0];
+			memcpy(cell->prov_top_id[1], cell->prov_top_id[0], 33);
+		}
+		if (t < 2) {
+			cell->prov_top[t] = a;
+			snprintf(cell->prov_top_id[t], 33, "%s", p->id[i]);
+		}
+	}
+}
 
 struct stratum_tally {
 	char stratifier[24];
@@ -353,6 +429,8 @@ static void tally_release(struct tally *t)
 	keyset_release(&t->persons);
 	keyset_release(&t->num_persons);
 	keyset_release(&t->rest_persons);
+	free(t->prov.id);
+	free(t->prov.amount);
 }
 
 static bool select_has(char *const *list, const char *v)
@@ -444,9 +522,13 @@ static int add_row(struct scan_ctx *c, struct tally *t,
 		if (n == 0)
 			return 0;
 		t->count += n;
+		rc = providers_add(&t->prov, row->provider, n);
 	} else {
 		t->count++;
+		rc = providers_add(&t->prov, row->provider, 1);
 	}
+	if (rc < 0)
+		return rc;
 	rc = keyset_add(&t->persons, row->pseudonym);
 	if (rc < 0)
 		return rc;
@@ -496,6 +578,7 @@ static void fill_cell(const struct kpi_def *d, const struct tally *t,
 	memset(cell, 0, sizeof(*cell));
 	cell->persons = (int64_t)t->persons.n;
 	cell->den_persons = (int64_t)t->persons.n;
+	providers_fill(&t->prov, cell);
 	switch (d->kind) {
 	case KPI_COUNT:
 	case KPI_BED_DAYS:
@@ -652,6 +735,7 @@ static void fill_avoided(const struct kpi_options *opt,
 	memset(cell, 0, sizeof(*cell));
 	cell->numerator = observed->total.count;
 	cell->persons = (int64_t)observed->total.persons.n;
+	providers_fill(&observed->total.prov, cell);
 	cell->has_numerator = true;
 	cell->baseline_year = opt->baseline_year;
 	if (!baseline) {

@@ -37,6 +37,9 @@ struct kpi_select {
 
 #define KPI_MAX_STRATIFIERS 4
 #define KPI_MAX_STRATA	    64 /* strata of one KPI value, all stratifiers */
+#define KPI_MAX_PROVIDERS                                                      \
+	4096 /* providers tracked per cell (beyond: the                        \
+		provider rule fails closed) */
 
 struct kpi_def {
 	char *id;	   /* "er-visits" */
@@ -91,6 +94,13 @@ struct kpi_cell {
 	double expected;
 	int64_t pop_period, pop_baseline;
 	int pop_period_year_used, pop_baseline_year_used;
+	/* contributions per provider (the event's provider AGB code, "" when
+	 * unknown), in the cell's own unit (events, bed days): for the
+	 * provider rule of disclosure control only, never printed */
+	int nproviders;		 /* -1: more than KPI_MAX_PROVIDERS */
+	int64_t prov_total;	 /* sum over all providers */
+	int64_t prov_top[2];	 /* the largest and second largest */
+	char prov_top_id[2][33]; /* their codes ("" unknown provider) */
 	/* disclosure control outcome */
 	int64_t held_release; /* > 0: the value of that earlier release stands
 				 (release.c); its numbers are in the cell */

@@ -4,7 +4,7 @@
 # line and the reason, and the good records around it are stored.
 source "$(dirname "$0")/lib.bash"
 d="$E2E_TMP/gw"
-gw_new "$d" '{"k": 1, "test_mode": true, "max_bundle_mib": 1}'
+gw_new "$d" '{"k": 1, "test_mode": true, "provider_rule": false, "max_bundle_mib": 1}'
 fx="$IZA_SOURCE_DIR/tests/data/nl-small"
 good=$(head -1 "$fx/hospital-Encounter.ndjson")
 good2=$(sed -n 2p "$fx/hospital-Encounter.ndjson")

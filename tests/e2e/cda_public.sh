@@ -20,7 +20,7 @@ with_class=$(count "$act")
 expect_eq "documents with an encompassingEncounter (xmllint)" 10 "$with_enc"
 
 d="$E2E_TMP/gw"
-gw_new "$d" '{"k": 1, "test_mode": true, "count_unknown_residence": true}'
+gw_new "$d" '{"k": 1, "test_mode": true, "provider_rule": false, "count_unknown_residence": true}'
 set +e
 gw "$d" ingest --source 06010713 "${files[@]}" >"$E2E_TMP/out" 2>"$E2E_TMP/err"
 rc=$?

@@ -12,7 +12,7 @@ hosp=$(jq -r '.sources.hospital.agb // "06010713"' "$ex/truth.json" 2>/dev/null 
 gp=$(jq -r '.sources.gp.agb // empty' "$ex/truth.json" 2>/dev/null)
 [ -n "$gp" ] || gp=$(head -c 2000 "$ex/gp/Encounter.ndjson" | grep -o '"agb-z","value":"[0-9]*"' | head -1 | grep -o '[0-9]\{8\}')
 d="$E2E_TMP/gw"
-gw_new "$d" '{"k": 1, "test_mode": true}'
+gw_new "$d" '{"k": 1, "test_mode": true, "provider_rule": false}'
 set +e
 gw "$d" ingest --source "$hosp" "$ex/hospital/Encounter.ndjson" "$ex/hospital/Patient.ndjson" >"$E2E_TMP/h.out"
 gw "$d" ingest --source "$gp" "$ex/gp/Patient.ndjson" "$ex/gp/Encounter.ndjson" >"$E2E_TMP/g.out"

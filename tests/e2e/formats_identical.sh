@@ -24,7 +24,7 @@ for s in hospital gp; do
 		"$ex/$s/Patient.ndjson" "$ex/$s/Encounter.ndjson" 2>"$E2E_TMP/conv-$s.err"
 done
 
-gw_new "$E2E_TMP/gw0" '{"k": 1, "test_mode": true}'
+gw_new "$E2E_TMP/gw0" '{"k": 1, "test_mode": true, "provider_rule": false}'
 periods="2024 2025 2024-Q1 2024-Q4 2025-Q1 2025-Q3 2024-02 2025-01 2025-07 2025-12"
 
 # load NAME FILE-IN-CONV: both sources in a copy of gw0 (one key), then the

@@ -271,7 +271,7 @@ ok "EMER lines per month match truth; digital share grows; winter peak"
 if [ -n "${IZAGW:-}" ] && [ -x "$IZAGW" ]; then
 	G="$T/gw"
 	mkdir -p "$G"
-	echo '{"k": 1, "test_mode": true}' >"$G/config.json"
+	echo '{"k": 1, "test_mode": true, "provider_rule": false}' >"$G/config.json"
 	gwr() { (cd "$G" && "$IZAGW" --config config.json "$@"); }
 	gwr init --region "$REGION" >/dev/null
 	# exit 5: ingest finished with quarantined (the declared bad) lines

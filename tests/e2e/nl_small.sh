@@ -3,7 +3,7 @@
 # README): every expected value below is worked out on paper from the files.
 source "$(dirname "$0")/lib.bash"
 fx="$IZA_SOURCE_DIR/tests/data/nl-small"
-cfg='{"k": 1, "test_mode": true, "baseline_year": 2024}'
+cfg='{"k": 1, "test_mode": true, "provider_rule": false, "baseline_year": 2024}'
 d="$E2E_TMP/gw"
 gw_new "$d" "$cfg"
 

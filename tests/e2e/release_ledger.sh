@@ -13,11 +13,19 @@ ex="$E2E_TMP/export"
 gp=$(jq -r '.sources.gp.agb' "$ex/truth.json")
 hosp=$(jq -r '.sources.hospital.agb' "$ex/truth.json")
 d="$E2E_TMP/gw"
-gw_new "$d"
+gw_new "$d" '{"provider_consent": ["06010713", "01058123"]}'
 gw "$d" ingest --source "$hosp" "$ex/hospital/Patient.ndjson" "$ex/hospital/Encounter.ndjson" >/dev/null
 gw "$d" ingest --source "$gp" "$ex/gp/Patient.ndjson" "$ex/gp/Encounter.ndjson" >/dev/null
 
 er() { jq -r '.kpis[] | select(.id == "er-visits") | '"$1" "$2"; }
+
+# the provider rule: without consent, one hospital's ER visits are its own
+# figure and stay in the region; the consent list above releases them
+cp -a "$d" "$E2E_TMP/noconsent"
+rm "$E2E_TMP/noconsent/config.json"
+gw "$E2E_TMP/noconsent" kpis --period 2025-Q1 --format json >"$E2E_TMP/nc.json"
+expect_eq "er-visits without consent suppressed" true "$(er .suppressed "$E2E_TMP/nc.json")"
+er .reason "$E2E_TMP/nc.json" | grep -q '^provider rule' && ok "reason: the provider rule" || not_ok "reason: $(er .reason "$E2E_TMP/nc.json")"
 
 gw "$d" status >"$E2E_TMP/status0"
 grep -q '^releases  *0 (no ledger yet' "$E2E_TMP/status0" && ok "status before any release: no ledger" || not_ok "status0: $(tail -1 "$E2E_TMP/status0")"

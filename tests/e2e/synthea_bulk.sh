@@ -7,7 +7,7 @@
 # configuration counts unknown residence and lowers k (test mode only).
 source "$(dirname "$0")/lib.bash"
 data="$IZA_SHARED_DATA/fhir-bulk-synthea-10"
-cfg='{"k": 1, "test_mode": true, "count_unknown_residence": true}'
+cfg='{"k": 1, "test_mode": true, "provider_rule": false, "count_unknown_residence": true}'
 
 # 1. Patients first, then Encounters
 gw_new "$E2E_TMP/a" "$cfg"

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.bash"
 data="$IZA_SHARED_DATA/fhir-bundles-synthea"
 d="$E2E_TMP/gw"
-gw_new "$d" '{"k": 1, "test_mode": true, "count_unknown_residence": true}'
+gw_new "$d" '{"k": 1, "test_mode": true, "provider_rule": false, "count_unknown_residence": true}'
 gw "$d" ingest --source 06000002 "$data"/*.json >"$E2E_TMP/out"
 all=$(jq -s '[.[].entry[]] | length' "$data"/*.json)
 expect_eq "records read = all Bundle entries" "$all" "$(awk '/^total/{t=1} t && /records read/{print $3}' "$E2E_TMP/out")"

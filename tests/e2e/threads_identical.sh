@@ -13,7 +13,7 @@ mkdir -p "$ex"
 gp=$(jq -r '.sources.gp.agb // "01058123"' "$ex/truth.json" 2>/dev/null || echo 01058123)
 
 # one gateway (one pseudonymisation key), copied before any ingest
-gw_new "$E2E_TMP/gw0" '{"k": 1, "test_mode": true}'
+gw_new "$E2E_TMP/gw0" '{"k": 1, "test_mode": true, "provider_rule": false}'
 run() { # run NAME THREAD-ARGS...: ingest everything into a copy of gw0
 	local d="$E2E_TMP/$1"
 	shift

@@ -5,7 +5,24 @@
 #include "disclosure.h"
 #include "testutil.h"
 
-static const struct disclosure_params K10 = {.k = 10, .test_override = false};
+static struct disclosure_params params(int k, bool override)
+{
+	struct disclosure_params dp;
+
+	disclosure_params_init(&dp);
+	dp.k = k;
+	dp.test_override = override;
+	return dp;
+}
+
+static const struct disclosure_params K10 = {
+    .k = 10,
+    .test_override = false,
+    .provider_rule = true,
+    .provider_min = DISCLOSURE_PROVIDER_MIN,
+    .provider_dominance = DISCLOSURE_PROVIDER_DOMINANCE,
+    .provider_nk = DISCLOSURE_PROVIDER_NK,
+    .provider_p = DISCLOSURE_PROVIDER_P};
 
 /* A released-looking cell: value and counts all set. */
 static struct kpi_cell count_cell(int64_t persons)
@@ -271,7 +288,7 @@ END_TEST
 
 START_TEST(params_k9_refused_without_override)
 {
-	struct disclosure_params dp = {.k = 9, .test_override = false};
+	struct disclosure_params dp = params(9, false);
 	struct iza_error err;
 	int rc;
 
@@ -305,7 +322,7 @@ END_TEST
 
 START_TEST(k9_override_applies_k9)
 {
-	struct disclosure_params dp = {.k = 9, .test_override = true};
+	struct disclosure_params dp = params(9, true);
 	struct kpi_cell c = count_cell(9), d = count_cell(8);
 
 	disclosure_apply_cell(&dp, KPI_COUNT, &c);
@@ -318,7 +335,7 @@ END_TEST
 
 START_TEST(invalid_params_fail_closed)
 {
-	struct disclosure_params dp = {.k = 3, .test_override = false};
+	struct disclosure_params dp = params(3, false);
 	struct kpi_cell c = count_cell(9);
 
 	disclosure_apply_cell(&dp, KPI_COUNT, &c);
@@ -331,7 +348,7 @@ END_TEST
 
 START_TEST(larger_k)
 {
-	struct disclosure_params dp = {.k = 20, .test_override = false};
+	struct disclosure_params dp = params(20, false);
 	struct kpi_cell c = count_cell(19);
 
 	disclosure_apply_cell(&dp, KPI_DISTINCT, &c);
@@ -521,6 +538,160 @@ START_TEST(results_and_strata)
 }
 END_TEST
 
+/* A count cell of 100 persons with the given providers' contributions. */
+static struct kpi_cell provider_cell(int n, const char *const *ids,
+				     const int64_t *amount)
+{
+	struct kpi_cell c = count_cell(100);
+	int i;
+
+	c.nproviders = n;
+	for (i = 0; i < n; i++) {
+		c.prov_total += amount[i];
+		if (amount[i] > c.prov_top[0]) {
+			c.prov_top[1] = c.prov_top[0];
+			memcpy(c.prov_top_id[1], c.prov_top_id[0], 33);
+			c.prov_top[0] = amount[i];
+			snprintf(c.prov_top_id[0], 33, "%s", ids[i]);
+		} else if (amount[i] > c.prov_top[1]) {
+			c.prov_top[1] = amount[i];
+			snprintf(c.prov_top_id[1], 33, "%s", ids[i]);
+		}
+	}
+	return c;
+}
+
+static bool released_with(const struct disclosure_params *dp,
+			  enum kpi_kind kind, struct kpi_cell c)
+{
+	disclosure_apply_cell(dp, kind, &c);
+	if (c.suppressed) {
+		ck_assert_ptr_nonnull(strstr(c.reason, "provider rule"));
+		ck_assert_int_eq(c.nproviders, 0); /* cleared */
+		ck_assert_str_eq(c.prov_top_id[0], "");
+	}
+	return !c.suppressed;
+}
+
+/* One hospital supplies every ER visit of the region: its own figure.
+ * Released only with its consent (a region with one hospital must still be
+ * able to report). */
+START_TEST(provider_single_needs_consent)
+{
+	static const char *const ids[] = {"06010713"};
+	static const int64_t amt[] = {300};
+	static const char *const yes[] = {"06010713", NULL};
+	static const char *const other[] = {"01058123", NULL};
+	struct disclosure_params dp = params(10, false);
+
+	ck_assert(!released_with(&dp, KPI_COUNT, provider_cell(1, ids, amt)));
+	dp.consent = other;
+	ck_assert(!released_with(&dp, KPI_COUNT, provider_cell(1, ids, amt)));
+	dp.consent = yes;
+	ck_assert(released_with(&dp, KPI_COUNT, provider_cell(1, ids, amt)));
+}
+END_TEST
+
+/* Provider self-subtraction: with two providers, each knows its own part
+ * and learns the other's from the total: both must consent. */
+START_TEST(provider_two_need_both)
+{
+	static const char *const ids[] = {"06010713", "01058123"};
+	static const int64_t amt[] = {150, 150};
+	static const char *const one[] = {"06010713", NULL};
+	static const char *const both[] = {"01058123", "06010713", NULL};
+	struct disclosure_params dp = params(10, false);
+
+	dp.consent = one;
+	ck_assert(!released_with(&dp, KPI_COUNT, provider_cell(2, ids, amt)));
+	dp.consent = both;
+	ck_assert(released_with(&dp, KPI_COUNT, provider_cell(2, ids, amt)));
+}
+END_TEST
+
+/* Dominance: of three hospitals one supplies 85 % (> 80 %). */
+START_TEST(provider_dominance)
+{
+	static const char *const ids[] = {"06010713", "06011111", "06012222"};
+	static const int64_t dom[] = {85, 10, 5};
+	static const int64_t even[] = {40, 35, 25};
+	static const int64_t edge[] = {80, 15, 5}; /* exactly 80 %: passes */
+	static const char *const big[] = {"06010713", NULL};
+	struct disclosure_params dp = params(10, false);
+
+	ck_assert(!released_with(&dp, KPI_COUNT, provider_cell(3, ids, dom)));
+	ck_assert(released_with(&dp, KPI_COUNT, provider_cell(3, ids, even)));
+	ck_assert(released_with(&dp, KPI_COUNT, provider_cell(3, ids, edge)));
+	dp.consent = big;
+	ck_assert(released_with(&dp, KPI_COUNT, provider_cell(3, ids, dom)));
+	/* configurable, but not weaker than 80 % outside tests */
+	dp.consent = NULL;
+	dp.provider_dominance = 0.35;
+	ck_assert(!released_with(&dp, KPI_COUNT, provider_cell(3, ids, even)));
+	dp.provider_dominance = 0.95;
+	ck_assert(!released_with(&dp, KPI_COUNT, provider_cell(3, ids, dom)));
+	ck_assert_int_eq(disclosure_check_params(&dp, NULL), -IZA_ECONFIG);
+}
+END_TEST
+
+/* Bed days: one hospital with 90 % of the bed days; and the (2, 85 %) rule:
+ * two hospitals with 60 % + 30 % of three. */
+START_TEST(provider_magnitude_rules)
+{
+	static const char *const ids[] = {"06010713", "06011111", "06012222"};
+	static const int64_t ninety[] = {900, 60, 40};
+	static const int64_t two[] = {600, 300, 100};
+	static const int64_t fine[] = {400, 350, 250};
+	static const char *const first[] = {"06010713", NULL};
+	static const char *const top2[] = {"06010713", "06011111", NULL};
+	struct disclosure_params dp = params(10, false);
+
+	ck_assert(
+	    !released_with(&dp, KPI_BED_DAYS, provider_cell(3, ids, ninety)));
+	ck_assert(
+	    !released_with(&dp, KPI_BED_DAYS, provider_cell(3, ids, two)));
+	/* the same shares in a count KPI pass (no magnitude rule) */
+	ck_assert(released_with(&dp, KPI_COUNT, provider_cell(3, ids, two)));
+	ck_assert(
+	    released_with(&dp, KPI_BED_DAYS, provider_cell(3, ids, fine)));
+	dp.consent = first;
+	ck_assert(
+	    !released_with(&dp, KPI_BED_DAYS, provider_cell(3, ids, two)));
+	dp.consent = top2;
+	ck_assert(released_with(&dp, KPI_BED_DAYS, provider_cell(3, ids, two)));
+}
+END_TEST
+
+/* Unknown providers cannot consent; too many to track fails closed; the
+ * rule can be switched off only in test mode. */
+START_TEST(provider_unknown_and_limits)
+{
+	static const char *const ids[] = {""};
+	static const int64_t amt[] = {300};
+	static const char *const any[] = {"", "06010713", NULL};
+	struct disclosure_params dp = params(10, false);
+	struct kpi_cell c;
+
+	dp.consent = any;
+	ck_assert(!released_with(&dp, KPI_COUNT, provider_cell(1, ids, amt)));
+	c = count_cell(100);
+	c.nproviders = -1;
+	ck_assert(!released_with(&dp, KPI_COUNT, c));
+
+	dp.provider_rule = false;
+	ck_assert_int_eq(disclosure_check_params(&dp, NULL), -IZA_ECONFIG);
+	ck_assert(!released_with(&dp, KPI_COUNT, provider_cell(1, ids, amt)));
+	dp.test_override = true;
+	ck_assert_int_eq(disclosure_check_params(&dp, NULL), 0);
+	ck_assert(released_with(&dp, KPI_COUNT, provider_cell(1, ids, amt)));
+	dp.provider_rule = true;
+	dp.provider_min = 2;
+	ck_assert_int_eq(disclosure_check_params(&dp, NULL), 0);
+	dp.test_override = false;
+	ck_assert_int_eq(disclosure_check_params(&dp, NULL), -IZA_ECONFIG);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("disclosure");
@@ -542,6 +713,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, two_small_strata_need_no_secondary);
 	tcase_add_test(tc, suppressed_strata_union_below_k);
 	tcase_add_test(tc, one_small_stratum_cheapest_complement);
+	tcase_add_test(tc, provider_single_needs_consent);
+	tcase_add_test(tc, provider_two_need_both);
+	tcase_add_test(tc, provider_dominance);
+	tcase_add_test(tc, provider_magnitude_rules);
+	tcase_add_test(tc, provider_unknown_and_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }
