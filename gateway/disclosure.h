@@ -23,6 +23,9 @@
 #include "kpi.h"
 
 #define DISCLOSURE_MIN_K 10
+/* The rule set a release went through, named in every MeasureReport
+ * (docs/privacy-model.md lists what each version means). */
+#define DISCLOSURE_RULES "iza-disclosure/1"
 /* Provider rule defaults, also the weakest allowed outside test_override. */
 #define DISCLOSURE_PROVIDER_MIN	      3
 #define DISCLOSURE_PROVIDER_DOMINANCE 0.80

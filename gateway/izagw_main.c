@@ -562,6 +562,11 @@ static int cmd_report(struct gw *g, int argc, char **argv)
 	meta.measure_base = g->cfg->measure_base;
 	meta.kpi_version = g->kpis->version;
 	meta.now = (int64_t)time(NULL);
+	meta.disclosure_rules = DISCLOSURE_RULES;
+	meta.disclosure_k = g->cfg->k < DISCLOSURE_MIN_K && !g->cfg->test_mode
+				? DISCLOSURE_MIN_K
+				: g->cfg->k;
+	meta.disclosure_test_mode = g->cfg->test_mode;
 	rc = report_build(g->kpis, r, &meta, &bundle, &g->err);
 	if (rc == 0)
 		rc = record_release(g, r, meta.now);

@@ -727,6 +727,24 @@ out:
 	return rc;
 }
 
+/* [{url .../disclosure-control, extension: [k, rules, test-mode]}]; NULL
+ * when out of memory (put() then fails). */
+static json_t *disclosure_ext(const struct report_meta *meta)
+{
+	char url[REPORT_TEXT_MAX];
+	int n = snprintf(url, sizeof(url),
+			 "%s/StructureDefinition/disclosure-control",
+			 meta->measure_base);
+
+	if (n < 0 || (size_t)n >= sizeof(url))
+		return NULL;
+	return json_pack("[{s:s,s:[{s:s,s:i},{s:s,s:s},{s:s,s:b}]}]", "url",
+			 url, "extension", "url", "k", "valueInteger",
+			 meta->disclosure_k, "url", "rules", "valueString",
+			 meta->disclosure_rules, "url", "test-mode",
+			 "valueBoolean", meta->disclosure_test_mode);
+}
+
 static int build_report(const struct kpi_value *v, const struct kpi_results *r,
 			const struct report_meta *meta, const char *version,
 			const char *uuid, const char *now, json_t **out,
@@ -752,6 +770,8 @@ static int build_report(const struct kpi_value *v, const struct kpi_results *r,
 	TRY(put_str(mr, "type", "summary"));
 	TRY(put_str(mr, "measure", canon));
 	TRY(put_str(mr, "date", now));
+	if (meta->disclosure_rules)
+		TRY(put(mr, "extension", disclosure_ext(meta)));
 
 	rc = -IZA_ENOMEM;
 	rep = json_object();

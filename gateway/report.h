@@ -15,6 +15,7 @@
 #define IZA_REPORT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "iza_error.h"
 #include "kpi.h"
@@ -26,6 +27,12 @@ struct report_meta {
 	const char *measure_base; /* canonical base URL for Measure.url */
 	const char *kpi_version;  /* kpi_set->version */
 	int64_t now;		  /* MeasureReport.date (unix seconds) */
+	/* Disclosure control the values went through, for the receiver
+	 * (extension <measure_base>/StructureDefinition/disclosure-control on
+	 * every MeasureReport); rules NULL: no extension. */
+	const char *disclosure_rules; /* DISCLOSURE_RULES */
+	int disclosure_k;
+	bool disclosure_test_mode; /* must make a receiver refuse the report */
 };
 
 /*
