@@ -174,6 +174,7 @@ static void suppress(struct kpi_cell *c, const char *what, int k)
 {
 	clear_numbers(c);
 	c->suppressed = true;
+	snprintf(c->rule, sizeof(c->rule), "%s", RULE_MIN_K);
 	snprintf(c->reason, sizeof(c->reason), "%sfewer than k=%d persons",
 		 what, k);
 }
@@ -182,6 +183,7 @@ static void suppress_unknown(struct kpi_cell *c)
 {
 	clear_numbers(c);
 	c->suppressed = true;
+	snprintf(c->rule, sizeof(c->rule), "%s", RULE_UNKNOWN_KIND);
 	snprintf(c->reason, sizeof(c->reason), "unknown KPI kind");
 }
 
@@ -244,20 +246,23 @@ void disclosure_apply_cell(const struct disclosure_params *dp,
 		return;
 	}
 	if (!provider_passes(dp, kind, c)) {
-		disclosure_suppress(c, "provider rule: would reveal one "
-				       "organisation's figures (no consent)");
+		disclosure_suppress(c, RULE_PROVIDER,
+				    "provider rule: would reveal one "
+				    "organisation's figures (no consent)");
 		return;
 	}
 	c->reason[0] = '\0';
+	c->rule[0] = '\0';
 }
 
-void disclosure_suppress(struct kpi_cell *c, const char *why)
+void disclosure_suppress(struct kpi_cell *c, const char *rule, const char *why)
 {
 	if (!c)
 		return;
 	clear_numbers(c);
 	c->held_release = 0;
 	c->suppressed = true;
+	snprintf(c->rule, sizeof(c->rule), "%s", rule ? rule : "");
 	snprintf(c->reason, sizeof(c->reason), "%s",
 		 why && why[0] ? why : "suppressed by disclosure control");
 }
@@ -329,7 +334,7 @@ static void union_rule(struct kpi_value *v, const struct persons *pp,
 			if (nsup == 0 || !smallest ||
 			    (sp >= k && (kind != KPI_SHARE || sr >= k)))
 				break;
-			disclosure_suppress(smallest,
+			disclosure_suppress(smallest, RULE_UNION,
 					    "secondary: would reveal a "
 					    "suppressed stratum");
 		}
@@ -351,7 +356,7 @@ static void secondary_suppress(struct kpi_value *v, const struct persons *pp,
 		for (j = 0; j < v->nstrata; j++)
 			if (!v->strata[j].cell.suppressed)
 				disclosure_suppress(
-				    &v->strata[j].cell,
+				    &v->strata[j].cell, RULE_TOTAL,
 				    "secondary: the total is suppressed");
 		return;
 	}
@@ -390,20 +395,23 @@ static void secondary_suppress(struct kpi_value *v, const struct persons *pp,
 		rc = lin_audit_protect(a, added);
 	lin_audit_free(a);
 	if (rc < 0) {
-		disclosure_suppress(&v->cell, "secondary: audit failed");
+		disclosure_suppress(&v->cell, RULE_AUDIT_FAILED,
+				    "secondary: audit failed");
 		for (j = 0; j < v->nstrata; j++)
 			if (!v->strata[j].cell.suppressed)
 				disclosure_suppress(&v->strata[j].cell,
+						    RULE_AUDIT_FAILED,
 						    "secondary: audit failed");
 		return;
 	}
 	if (added[0])
 		disclosure_suppress(
-		    &v->cell, "secondary: would reveal a suppressed stratum");
+		    &v->cell, RULE_AUDIT,
+		    "secondary: would reveal a suppressed stratum");
 	for (j = 0; j < v->nstrata; j++)
 		if (added[j + 1])
 			disclosure_suppress(
-			    &v->strata[j].cell,
+			    &v->strata[j].cell, RULE_AUDIT,
 			    "secondary: would reveal a suppressed stratum");
 }
 

@@ -84,9 +84,21 @@ int disclosure_check_params(const struct disclosure_params *dp,
 void disclosure_apply(const struct disclosure_params *dp,
 		      struct kpi_results *r);
 
-/* Suppress one cell: clear every number, set suppressed and the reason
- * (a rule id or fixed text, never a count).  For release.c. */
-void disclosure_suppress(struct kpi_cell *c, const char *why);
+/* Rule ids (kpi_cell.rule; `rule` in the kpis JSON): what suppressed a
+ * cell, or held its earlier value.  Never a count. */
+#define RULE_MIN_K	  "min-k"	    /* fewer than k persons */
+#define RULE_PROVIDER	  "provider"	    /* would reveal an organisation */
+#define RULE_UNKNOWN_KIND "unknown-kind"    /* no rule for the KPI kind */
+#define RULE_TOTAL	  "secondary-total" /* its total is suppressed */
+#define RULE_UNION	  "secondary-union" /* suppressed strata < k */
+#define RULE_AUDIT	  "secondary-audit" /* linear audit of strata */
+#define RULE_LINKED	  "linked-periods"  /* audit of the year grid */
+#define RULE_AUDIT_FAILED "audit-failed"    /* audit could not run */
+#define RULE_HELD	  "re-release"	    /* earlier value stands */
+
+/* Suppress one cell: clear every number, set suppressed, the rule id and
+ * the reason (fixed text, never a count).  For release.c. */
+void disclosure_suppress(struct kpi_cell *c, const char *rule, const char *why);
 
 /* Apply the rule for `kind` to one cell (what disclosure_apply does for each
  * cell and stratum); fails closed like disclosure_apply. */

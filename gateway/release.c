@@ -93,6 +93,7 @@ static void hold(struct kpi_cell *c, enum kpi_kind kind,
 	if (kind == KPI_AVOIDED)
 		c->expected = p->value + (double)p->numerator;
 	c->held_release = p->release;
+	snprintf(c->rule, sizeof(c->rule), "%s", RULE_HELD);
 	snprintf(c->reason, sizeof(c->reason),
 		 "release %" PRId64 " stands: the change rests on fewer than "
 		 "k=%d persons",
@@ -230,12 +231,14 @@ static int grid_audit(struct ledger *l, const struct period *cur,
 		struct kpi_cell *c = cell_at(v, j, &sf, &sv);
 
 		if (rc < 0 && is_released(c))
-			disclosure_suppress(c, "secondary: linked periods, "
-					       "audit failed");
+			disclosure_suppress(c, RULE_AUDIT_FAILED,
+					    "secondary: linked periods, "
+					    "audit failed");
 		else if (rc >= 0 && added[here * (int)nkeys + (int)j])
-			disclosure_suppress(c, "secondary: would reveal a "
-					       "suppressed cell of a linked "
-					       "period");
+			disclosure_suppress(c, RULE_LINKED,
+					    "secondary: would reveal a "
+					    "suppressed cell of a linked "
+					    "period");
 	}
 	return 0;
 }

@@ -63,6 +63,8 @@
  *    "kpis": [{"id", "value": number|null, "suppressed": bool,
  *              "numerator": int|null, "denominator": int|null,
  *              "reason": string|null,
+ *              "rule": string (only when suppressed by, or held under, a
+ *                      rule: its id, disclosure.h RULE_*),
  *              "held_since_release": int (only when an earlier release's
  *                                          numbers stand, release.h),
  *              "strata": [{"stratifier", "stratum", "value", "suppressed",
@@ -1049,6 +1051,8 @@ static int cell_json(json_t *o, const struct kpi_def *d,
 	TRY(put(o, "denominator",
 		int_or_null(rel && c->has_denominator, c->denominator)));
 	TRY(put(o, "reason", str_or_null(c->reason)));
+	if (c->rule[0])
+		TRY(put(o, "rule", json_string(c->rule)));
 	if (rel && c->held_release > 0)
 		TRY(put(o, "held_since_release",
 			json_integer((json_int_t)c->held_release)));

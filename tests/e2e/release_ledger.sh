@@ -26,6 +26,7 @@ rm "$E2E_TMP/noconsent/config.json"
 gw "$E2E_TMP/noconsent" kpis --period 2025-Q1 --format json >"$E2E_TMP/nc.json"
 expect_eq "er-visits without consent suppressed" true "$(er .suppressed "$E2E_TMP/nc.json")"
 er .reason "$E2E_TMP/nc.json" | grep -q '^provider rule' && ok "reason: the provider rule" || not_ok "reason: $(er .reason "$E2E_TMP/nc.json")"
+expect_eq "rule id" provider "$(er .rule "$E2E_TMP/nc.json")"
 
 gw "$d" status >"$E2E_TMP/status0"
 grep -q '^releases  *0 (no ledger yet' "$E2E_TMP/status0" && ok "status before any release: no ledger" || not_ok "status0: $(tail -1 "$E2E_TMP/status0")"
@@ -62,6 +63,7 @@ gw "$d" ingest --source "$hosp" "$late" >/dev/null
 gw "$d" kpis --period 2025-Q1 --format json >"$E2E_TMP/k1.json"
 expect_eq "er-visits after the late visit (release 1 stands)" "$v1" "$(er .value "$E2E_TMP/k1.json")"
 expect_eq "held_since_release" 1 "$(er .held_since_release "$E2E_TMP/k1.json")"
+expect_eq "rule id of a held value" re-release "$(er .rule "$E2E_TMP/k1.json")"
 er .reason "$E2E_TMP/k1.json" | grep -q 'release 1 stands' && ok "the reason names the release" || not_ok "reason: $(er .reason "$E2E_TMP/k1.json")"
 gw "$d" kpis --period 2025-Q1 | grep -q '^er-visits .*release 1 stands' && ok "the table says so too" || not_ok "table note missing"
 
@@ -69,6 +71,9 @@ gw "$d" report --period 2025-Q1 --out "$E2E_TMP/r2.json" 2>"$E2E_TMP/r2.err"
 grep -q 'release 2 of 2025-Q1 recorded' "$E2E_TMP/r2.err" && ok "report: release 2 recorded" || not_ok "report 2: $(cat "$E2E_TMP/r2.err")"
 score=$(jq '[.entry[].resource | select(.resourceType == "MeasureReport" and (.measure | contains("/er-visits|")))][0].group[0].measureScore.value' "$E2E_TMP/r2.json")
 expect_eq "release 2's MeasureReport carries the held value" "$v1" "$score"
+expect_eq "disclosure-control extension: k, rules, test-mode" \
+	'[10,"iza-disclosure/1",false]' \
+	"$(jq -c '[.entry[].resource | select(.resourceType == "MeasureReport")][0].extension[] | select(.url | endswith("/disclosure-control")) | [.extension[0].valueInteger, .extension[1].valueString, .extension[2].valueBoolean]' "$E2E_TMP/r2.json")"
 gw "$d" status >"$E2E_TMP/status2"
 grep -q '^releases  *2 in .*(hash chain intact)' "$E2E_TMP/status2" && ok "status: 2 releases, chain intact" || not_ok "status2: $(tail -1 "$E2E_TMP/status2")"
 

@@ -567,6 +567,7 @@ static bool released_with(const struct disclosure_params *dp,
 	disclosure_apply_cell(dp, kind, &c);
 	if (c.suppressed) {
 		ck_assert_ptr_nonnull(strstr(c.reason, "provider rule"));
+		ck_assert_str_eq(c.rule, RULE_PROVIDER);
 		ck_assert_int_eq(c.nproviders, 0); /* cleared */
 		ck_assert_str_eq(c.prov_top_id[0], "");
 	}

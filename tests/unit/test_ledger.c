@@ -280,7 +280,7 @@ START_TEST(linked_periods_protect_a_suppressed_month)
 	one_count(&o, "2025-01", 50, 45, KPI_COUNT);
 	record(l, &o.res, 1);
 	one_count(&o, "2025-02", 0, 0, KPI_COUNT);
-	disclosure_suppress(&o.val.cell, "fewer than k=10 persons");
+	disclosure_suppress(&o.val.cell, RULE_MIN_K, "fewer than k=10 persons");
 	record(l, &o.res, 2);
 	one_count(&o, "2025-03", 60, 52, KPI_COUNT);
 	record(l, &o.res, 3);
@@ -318,7 +318,7 @@ START_TEST(linked_periods_unknown_and_distinct)
 	one_count(&o, "2025-04", 30, 30, KPI_DISTINCT);
 	record(l, &o.res, 2);
 	one_count(&o, "2025-05", 0, 0, KPI_DISTINCT);
-	disclosure_suppress(&o.val.cell, "fewer than k=10 persons");
+	disclosure_suppress(&o.val.cell, RULE_MIN_K, "fewer than k=10 persons");
 	record(l, &o.res, 3);
 	one_count(&o, "2025-06", 30, 30, KPI_DISTINCT);
 	record(l, &o.res, 4);
