@@ -480,6 +480,7 @@ static int released(struct gw *g, const struct period *p, bool record,
 	ko.baseline_year = g->cfg->baseline_year;
 	ko.count_unknown_residence = g->cfg->count_unknown_residence;
 	ko.as_of = (int64_t)time(NULL);
+	ko.voc = g->voc;
 	rc = kpi_compute(g->kpis, g->store, g->rd, &ko, p, out, &g->err);
 	if (rc)
 		return rc;

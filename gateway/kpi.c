@@ -625,13 +625,30 @@ static int scan_setup(const struct kpi_def *d, const struct kpi_options *opt,
 	c->strata = calloc(KPI_MAX_STRATA, sizeof(*c->strata));
 	if (!c->strata)
 		return -IZA_ENOMEM;
-	/* every age band is reported, even when empty: an absent stratum
-	 * would disclose a zero that disclosure control must suppress */
-	for (i = 0; d->stratifiers[i]; i++)
-		if (strcmp(d->stratifiers[i], "age_band") == 0)
-			for (j = 0; age_bands[j]; j++)
-				if (!stratum(c, "age_band", age_bands[j]))
-					return -IZA_ETOOBIG;
+	/* every stratum is reported, even when empty: an absent stratum
+	 * would disclose a zero that disclosure control must suppress.  Age
+	 * bands are fixed; sectors and channels come from the vocabulary,
+	 * those the KPI's selection excludes left out (always zero by
+	 * definition) */
+	for (i = 0; d->stratifiers[i]; i++) {
+		const char *sf = d->stratifiers[i];
+		const char *const *vals = age_bands;
+		char *const *allowed = NULL;
+
+		if (strcmp(sf, "sector") == 0) {
+			vals = vocabulary_list(opt->voc, "sectors");
+			allowed = d->select.sector;
+			if (vals && !stratum(c, sf, "unknown"))
+				return -IZA_ETOOBIG;
+		} else if (strcmp(sf, "channel") == 0) {
+			vals = vocabulary_list(opt->voc, "channels");
+			allowed = d->select.channel;
+		}
+		for (j = 0; vals && vals[j]; j++)
+			if (select_has(allowed, vals[j]) &&
+			    !stratum(c, sf, vals[j]))
+				return -IZA_ETOOBIG;
+	}
 	return 0;
 }
 

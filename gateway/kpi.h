@@ -139,6 +139,10 @@ struct kpi_options {
 	bool count_unknown_residence; /* test/foreign data: count patients with
 					 unknown residence as in-region */
 	int64_t as_of; /* open stays count up to here (0: period end) */
+	/* the canonical vocabulary, for listing every sector and channel
+	 * stratum even when empty (an absent stratum would disclose a zero);
+	 * NULL: only strata with events are listed */
+	const struct vocabulary *voc;
 };
 
 int kpi_compute(const struct kpi_set *ks, struct store *st,

@@ -105,6 +105,16 @@ int vocabulary_has(const struct vocabulary *v, const char *kind,
 	return 0;
 }
 
+const char *const *vocabulary_list(const struct vocabulary *v, const char *kind)
+{
+	size_t i;
+
+	for (i = 0; v && vocab_kinds[i]; i++)
+		if (strcmp(vocab_kinds[i], kind) == 0)
+			return (const char *const *)v->lists[i];
+	return NULL;
+}
+
 /* ---- mapping model ---------------------------------------------------- */
 
 enum unknown_policy { UNK_QUARANTINE, UNK_KEEP, UNK_DROP };

@@ -34,6 +34,10 @@ void vocabulary_free(struct vocabulary *v); /* accepts NULL */
 /* kind: "types", "channels", "sectors", "statuses", "dispositions". */
 int vocabulary_has(const struct vocabulary *v, const char *kind,
 		   const char *code);
+/* The codes of one kind, NULL-terminated (borrowed from v); NULL for an
+ * unknown kind or v NULL. */
+const char *const *vocabulary_list(const struct vocabulary *v,
+				   const char *kind);
 
 struct mapping;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kpi.h"
+#include "mapping.h"
 #include "period.h"
 #include "refdata.h"
 #include "store.h"
@@ -215,6 +216,87 @@ START_TEST(shares_persons_and_strata)
 }
 END_TEST
 
+/* Sector and channel strata: every value of the vocabulary that the KPI's
+ * selection allows is listed, empty ones too (an absent stratum would show
+ * a zero); sectors also "unknown".  And the provider tally behind each
+ * cell: here every event has no provider, so one unknown provider. */
+START_TEST(every_sector_and_channel_stratum_listed)
+{
+	static const char json[] =
+	    "{\"format\": \"iza-kpis/1\", \"version\": \"t\", "
+	    "\"counted_statuses\": [\"finished\"], \"kpis\": [{\"id\": "
+	    "\"remote\", \"title\": \"t\", \"description\": \"d\", "
+	    "\"kind\": \"count\", \"unit\": \"contacts\", "
+	    "\"improvement\": \"increase\", \"select\": {\"type\": "
+	    "[\"gp_contact\"], \"channel\": [\"video\", \"message\", "
+	    "\"phone\"]}, \"stratifiers\": [\"channel\", \"sector\"]}]}";
+	struct kpi_set *own = NULL, *saved = ks;
+	struct vocabulary *voc = NULL;
+	struct kpi_results *r = NULL;
+	struct kpi_options o;
+	struct iza_error err;
+	struct period p;
+	char path[600];
+	size_t i, nchan = 0, nsec = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/kpis.json", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(json, f);
+	fclose(f);
+	ck_assert_msg(kpi_set_load(path, &own, &err) == 0, "%s", err.text);
+	ck_assert_int_eq(
+	    vocabulary_load(testutil_src("mappings/vocabulary.json"), &voc,
+			    &err),
+	    0);
+	patient(1, "ZK02", 1980);
+	event("v1", 1, "gp_contact", "video", "2025-01-05T10:00:00Z", NULL,
+	      "finished");
+	event("v2", 1, "gp_contact", "video", "2025-01-06T10:00:00Z", NULL,
+	      "finished");
+	event("m1", 1, "gp_contact", "message", "2025-01-07T10:00:00Z", NULL,
+	      "finished");
+	event("p1", 1, "gp_contact", "in_person", "2025-01-08T10:00:00Z", NULL,
+	      "finished"); /* not selected */
+	memset(&o, 0, sizeof(o));
+	o.region = "ZK02";
+	o.voc = voc;
+	ck_assert_int_eq(period_parse("2025-Q1", &p, &err), 0);
+	ks = own;
+	ck_assert_int_eq(kpi_compute(ks, st, rd, &o, &p, &r, &err), 0);
+	ks = saved;
+	ck_assert_int_eq(r->values[0].cell.numerator, 3);
+	ck_assert_int_eq(r->values[0].cell.nproviders, 1);
+	ck_assert_int_eq(r->values[0].cell.prov_total, 3);
+	ck_assert_str_eq(r->values[0].cell.prov_top_id[0], "");
+	for (i = 0; i < r->values[0].nstrata; i++) {
+		const struct kpi_stratum *t = &r->values[0].strata[i];
+		int64_t want = 0;
+
+		if (strcmp(t->stratifier, "channel") == 0) {
+			nchan++;
+			ck_assert(strcmp(t->value, "in_person") != 0 &&
+				  strcmp(t->value, "home") != 0);
+			want = strcmp(t->value, "video") == 0	  ? 2
+			       : strcmp(t->value, "message") == 0 ? 1
+								  : 0;
+		} else {
+			nsec++;
+			want = strcmp(t->value, "msz") == 0 ? 3 : 0;
+		}
+		ck_assert_msg(t->cell.numerator == want, "%s=%s: %lld",
+			      t->stratifier, t->value,
+			      (long long)t->cell.numerator);
+	}
+	ck_assert_int_eq(nchan, 3); /* video, message, phone */
+	ck_assert_int_eq(nsec, 8);  /* 7 sectors + unknown */
+	kpi_results_free(r);
+	kpi_set_free(own);
+	vocabulary_free(voc);
+}
+END_TEST
+
 START_TEST(avoided_against_baseline)
 {
 	struct kpi_results *r = NULL;
@@ -297,6 +379,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, bed_days_across_dst_and_boundaries);
 	tcase_add_test(tc, shares_persons_and_strata);
+	tcase_add_test(tc, every_sector_and_channel_stratum_listed);
 	tcase_add_test(tc, avoided_against_baseline);
 	tcase_add_test(tc, definition_errors);
 	suite_add_tcase(s, tc);
