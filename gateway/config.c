@@ -128,12 +128,15 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 					   "provider_nk",
 					   "provider_p",
 					   "provider_consent",
+					   "dp_budget_quarter",
+					   "dp_budget_year",
 					   "description",
 					   NULL};
 	struct gw_config *c = calloc(1, sizeof(*c));
 	json_t *root = NULL;
 	const char *env = getenv("IZAGW_MAPPINGS");
 	long k = 10, base = 2024, line_mib = 16, doc_mib = 64, pmin = 3;
+	double bq = 1.0, by = 4.0;
 	int rc = 0;
 
 	if (!c)
@@ -214,6 +217,12 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 			rc =
 			    jutil_strv(path, "config", root, "provider_consent",
 				       false, &c->provider_consent, CE, err);
+		if (rc == 0)
+			rc = real_member(path, root, "dp_budget_quarter", 0.0,
+					 100.0, &bq, err);
+		if (rc == 0)
+			rc = real_member(path, root, "dp_budget_year", 0.0,
+					 400.0, &by, err);
 		if (rc)
 			goto out;
 		c->sources = json_incref(json_object_get(root, "sources"));
@@ -232,6 +241,8 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 	}
 	c->k = (int)k;
 	c->provider_min = (int)pmin;
+	c->dp_budget_quarter = (int64_t)(bq * 1000.0 + 0.5);
+	c->dp_budget_year = (int64_t)(by * 1000.0 + 0.5);
 	c->baseline_year = (int)base;
 	c->max_line = (size_t)line_mib << 20;
 	c->max_doc = (size_t)doc_mib << 20;

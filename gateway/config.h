@@ -37,6 +37,9 @@ struct gw_config {
 	double provider_nk;	   /* 0.85: (2, 85 %) for magnitude KPIs */
 	double provider_p;	   /* 10: p % rule for magnitude KPIs */
 	char **provider_consent;   /* NULL-terminated AGB codes, or NULL */
+	/* privacy budget of "dp" KPIs, epsilon x 1000 per scope */
+	int64_t dp_budget_quarter; /* 1000 (epsilon 1 per quarter) */
+	int64_t dp_budget_year;	   /* 4000 */
 };
 
 /* path may be NULL (defaults only). */

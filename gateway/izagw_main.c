@@ -163,6 +163,21 @@ static int load_refdata(struct gw *g)
 			    &g->err);
 }
 
+/* The region key (pseudonyms; the noise stream of "dp" KPIs). */
+static int load_key(struct gw *g)
+{
+	uint8_t key[IZA_KEY_LEN];
+	int rc;
+
+	if (g->ps)
+		return 0;
+	rc = key_load(g->cfg->key_file, key, &g->err);
+	if (rc == 0)
+		rc = pseudo_new(key, &g->ps);
+	memset(key, 0, sizeof(key));
+	return rc;
+}
+
 static int open_gateway(struct gw *g, bool need_key)
 {
 	uint8_t key[IZA_KEY_LEN];
@@ -177,13 +192,8 @@ static int open_gateway(struct gw *g, bool need_key)
 	rc = store_open(g->cfg->store_path, false, &g->store, &g->err);
 	if (rc)
 		return rc;
-	if (!need_key)
-		return 0;
-	rc = key_load(g->cfg->key_file, key, &g->err);
-	if (rc == 0)
-		rc = pseudo_new(key, &g->ps);
-	memset(key, 0, sizeof(key));
-	return rc;
+	(void)key;
+	return need_key ? load_key(g) : 0;
 }
 
 static int cmd_init(struct gw *g, int argc, char **argv)
@@ -475,6 +485,11 @@ static int released(struct gw *g, const struct period *p, bool record,
 		    &g->err);
 	if (rc)
 		return rc;
+	for (size_t i = 0; i < g->kpis->n && rc == 0; i++)
+		if (g->kpis->defs[i].dp_epsilon_milli > 0)
+			rc = load_key(g);
+	if (rc)
+		return rc;
 	memset(&ko, 0, sizeof(ko));
 	ko.region = g->cfg->region;
 	ko.baseline_year = g->cfg->baseline_year;
@@ -492,29 +507,83 @@ static int released(struct gw *g, const struct period *p, bool record,
 		rc = 0;
 	}
 	if (rc == 0)
-		rc = release_apply(g->ledger, *out, dp.k, &g->err);
+		rc = release_apply(g->ledger, g->ps, *out, dp.k, &g->err);
 	return rc;
 }
 
+/* The privacy-budget scopes a release of period p is charged to: its
+ * quarter (months and quarters) and its year. */
+static size_t budget_scopes(const struct period *p, char q[12], char y[12],
+			    const char *scopes[3])
+{
+	size_t n = 0;
+
+	snprintf(y, 12, "%d", p->year);
+	if (p->kind != PERIOD_YEAR) {
+		snprintf(q, 12, "%d-Q%d", p->year,
+			 p->kind == PERIOD_QUARTER ? p->index
+						   : (p->index - 1) / 3 + 1);
+		scopes[n++] = q;
+	}
+	scopes[n++] = y;
+	scopes[n] = NULL;
+	return n;
+}
+
+/* Refuse a release that would overspend a privacy budget. */
+static int check_budget(struct gw *g, const char *const *scopes, int64_t milli)
+{
+	size_t i;
+
+	for (i = 0; milli > 0 && scopes[i]; i++) {
+		int64_t spent = 0, limit = strchr(scopes[i], 'Q')
+					       ? g->cfg->dp_budget_quarter
+					       : g->cfg->dp_budget_year;
+		int rc = ledger_spent(g->ledger, scopes[i], &spent, &g->err);
+
+		if (rc)
+			return rc;
+		if (spent + milli > limit)
+			return iza_error_set(
+			    &g->err, -IZA_EINVALID, g->cfg->ledger_path, 0,
+			    "privacy budget",
+			    "the privacy budget of %s would be exceeded "
+			    "(epsilon %.3f spent + %.3f > %.3f); nothing was "
+			    "released",
+			    scopes[i], (double)spent / 1000.0,
+			    (double)milli / 1000.0, (double)limit / 1000.0);
+	}
+	return 0;
+}
+
 /* Record r as a release in the ledger (before it is written anywhere: a
- * release that is recorded but not sent only makes later ones stricter). */
+ * release that is recorded but not sent only makes later ones stricter),
+ * charging the privacy budget for its noisy KPIs. */
 static int record_release(struct gw *g, const struct kpi_results *r,
 			  int64_t now)
 {
 	struct ledger_cell *cells = NULL;
+	const char *scopes[3];
+	char q[12], y[12];
+	int64_t seq = 0, milli = 0;
 	size_t n = 0;
-	int64_t seq = 0;
 	int rc;
 
-	rc = release_cells(r, &cells, &n);
+	budget_scopes(&r->period, q, y, scopes);
+	rc = release_epsilon(g->ledger, r, &milli, &g->err);
+	if (rc == 0)
+		rc = check_budget(g, scopes, milli);
+	if (rc == 0)
+		rc = release_cells(r, &cells, &n);
 	if (rc == 0)
 		rc = ledger_append(g->ledger, r->period.label, g->kpis->version,
-				   now, cells, n, &seq, &g->err);
+				   now, cells, n, scopes, milli, &seq, &g->err);
 	free(cells);
 	if (rc == 0)
 		fprintf(stderr,
-			"izagw report: release %lld of %s recorded in %s\n",
-			(long long)seq, r->period.label, g->cfg->ledger_path);
+			"izagw report: release %lld of %s recorded in %s%s\n",
+			(long long)seq, r->period.label, g->cfg->ledger_path,
+			milli > 0 ? " (privacy budget charged)" : "");
 	return rc;
 }
 

@@ -101,13 +101,58 @@ static const struct {
 static const char *const known_stratifiers[] = {"age_band", "sector", "channel",
 						NULL};
 
+/* "dp": {"epsilon": 0.001..10 (three decimals), "bound": 1..1000}. */
+static int load_dp(const char *file, const char *where, const json_t *dp,
+		   struct kpi_def *d, struct iza_error *err)
+{
+	static const char *const keys[] = {"epsilon", "bound", "description",
+					   NULL};
+	const json_t *e, *b;
+	double eps, milli;
+	int rc;
+
+	if (!dp)
+		return 0;
+	if (!json_is_object(dp))
+		return iza_error_set(err, KE, file, 0, where,
+				     "dp must be an object {\"epsilon\", "
+				     "\"bound\"}");
+	rc = jutil_check_keys(file, where, dp, keys, KE, err);
+	if (rc)
+		return rc;
+	if (d->kind != KPI_COUNT && d->kind != KPI_DISTINCT &&
+	    d->kind != KPI_BED_DAYS)
+		return iza_error_set(err, KE, file, 0, where,
+				     "dp is available for count, "
+				     "distinct_persons and bed_days KPIs");
+	e = json_object_get(dp, "epsilon");
+	b = json_object_get(dp, "bound");
+	eps = json_is_number(e) ? json_number_value(e) : -1;
+	milli = eps * 1000.0;
+	if (!(eps >= 0.001 && eps <= 10.0) ||
+	    milli - (double)(int64_t)(milli + 0.5) > 1e-6 ||
+	    (double)(int64_t)(milli + 0.5) - milli > 1e-6)
+		return iza_error_set(err, KE, file, 0, where,
+				     "dp.epsilon must be a number from 0.001 "
+				     "to 10 with at most three decimals");
+	if (!json_is_integer(b) || json_integer_value(b) < 1 ||
+	    json_integer_value(b) > 1000)
+		return iza_error_set(err, KE, file, 0, where,
+				     "dp.bound must be an integer from 1 to "
+				     "1000 (events or bed days one person "
+				     "may add to a cell)");
+	d->dp_epsilon_milli = (int64_t)(milli + 0.5);
+	d->dp_bound = d->kind == KPI_DISTINCT ? 1 : json_integer_value(b);
+	return 0;
+}
+
 static int load_def(const char *file, const json_t *obj, size_t idx,
 		    struct kpi_def *d, struct iza_error *err)
 {
 	static const char *const keys[] = {
 	    "id",	   "title",	  "description", "kind",
 	    "unit",	   "select",	  "numerator",	 "of",
-	    "improvement", "stratifiers", NULL};
+	    "improvement", "stratifiers", "dp",		 NULL};
 	char where[IZA_ERR_FIELD_MAX];
 	const char *s;
 	char **strat = NULL;
@@ -183,7 +228,7 @@ static int load_def(const char *file, const json_t *obj, size_t idx,
 		d->stratifiers[i] = strat[i];
 	}
 	free(strat); /* the strings moved into d->stratifiers */
-	return 0;
+	return load_dp(file, where, json_object_get(obj, "dp"), d, err);
 }
 
 int kpi_set_load(const char *path, struct kpi_set **out, struct iza_error *err)
@@ -513,23 +558,36 @@ static int add_row(struct scan_ctx *c, struct tally *t,
 	const struct kpi_def *d = c->def;
 	int rc;
 
+	int64_t n = 1;
+
 	if (d->kind == KPI_BED_DAYS) {
 		int64_t a = row->start > c->p->start ? row->start : c->p->start;
 		int64_t e = row->end != IZA_TIME_NONE ? row->end : c->as_of;
 		int64_t b = e < c->p->end ? e : c->p->end;
-		int64_t n = midnights_between(a, b);
 
+		n = midnights_between(a, b);
 		if (n == 0)
 			return 0;
-		t->count += n;
-		rc = providers_add(&t->prov, row->provider, n);
-	} else {
-		t->count++;
-		rc = providers_add(&t->prov, row->provider, 1);
 	}
-	if (rc < 0)
-		return rc;
-	rc = keyset_add(&t->persons, row->pseudonym);
+	if (d->dp_bound > 0) {
+		/* contribution bound: one person adds at most dp_bound
+		 * events or bed days to a cell, so the noise scale covers
+		 * any one person's effect */
+		int64_t before = 0;
+
+		rc = keyset_add_amount(&t->persons, row->pseudonym, n, &before);
+		if (rc < 0)
+			return rc;
+		n = before >= d->dp_bound	  ? 0
+		    : before + n > d->dp_bound ? d->dp_bound - before
+						 : n;
+	} else {
+		rc = keyset_add(&t->persons, row->pseudonym);
+		if (rc < 0)
+			return rc;
+	}
+	t->count += n;
+	rc = n ? providers_add(&t->prov, row->provider, n) : 0;
 	if (rc < 0)
 		return rc;
 	if (d->kind == KPI_SHARE) {

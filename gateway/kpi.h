@@ -54,6 +54,10 @@ struct kpi_def {
 	int improvement_down;	     /* 1 if lower is better */
 	char *stratifiers[KPI_MAX_STRATIFIERS +
 			  1]; /* "age_band", "sector", "channel" */
+	/* optional differential privacy ("dp": {"epsilon": 0.5, "bound":
+	 * 3}): count, distinct_persons and bed_days only */
+	int64_t dp_epsilon_milli; /* epsilon x 1000 per release; 0: none */
+	int64_t dp_bound; /* events / bed days one person adds to a cell */
 };
 
 struct kpi_set {
@@ -104,6 +108,7 @@ struct kpi_cell {
 	/* disclosure control outcome */
 	char rule[24];	      /* id of the rule that suppressed or held it
 				 (disclosure.h RULE_*), "" otherwise */
+	bool noised; /* its count carries discrete Laplace noise (release.c) */
 	int64_t held_release; /* > 0: the value of that earlier release stands
 				 (release.c); its numbers are in the cell */
 	bool suppressed;

@@ -68,6 +68,18 @@ static const char *const schema_sql =
     " BEGIN SELECT RAISE(ABORT, 'the release ledger is append-only'); END;"
     "PRAGMA user_version = 1;";
 
+/* Added to schema 1 without a version change (created if missing). */
+static const char *const budget_sql =
+    "CREATE TABLE IF NOT EXISTS budget("
+    " seq INTEGER NOT NULL REFERENCES releases(seq),"
+    " scope TEXT NOT NULL,"
+    " milli INTEGER NOT NULL,"
+    " PRIMARY KEY(scope, seq)) WITHOUT ROWID;"
+    "CREATE TRIGGER IF NOT EXISTS budget_no_update BEFORE UPDATE ON budget"
+    " BEGIN SELECT RAISE(ABORT, 'the release ledger is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS budget_no_delete BEFORE DELETE ON budget"
+    " BEGIN SELECT RAISE(ABORT, 'the release ledger is append-only'); END;";
+
 static int db_fail(struct ledger *l, struct iza_error *err, const char *what)
 {
 	return iza_error_set(err, -IZA_ESTORE, l->path, 0, NULL, "%s: %s", what,
@@ -152,6 +164,8 @@ int ledger_open(const char *path, bool create, struct ledger **out,
 				   LEDGER_SCHEMA, ver);
 		goto out;
 	}
+	if (sqlite3_exec(l->db, budget_sql, NULL, NULL, NULL) != SQLITE_OK)
+		rc = db_fail(l, err, "cannot create the privacy budget table");
 out:
 	sqlite3_finalize(s);
 	if (rc) {
@@ -359,10 +373,49 @@ static int last_release(struct ledger *l, int64_t *seq,
 	return rc;
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void h_budget(struct hasher *h, const char *scope, int64_t milli)
+{
+	h_text(h, "budget\t");
+	h_text(h, scope);
+	h_text(h, "\t");
+	h_i64(h, true, milli);
+	h_text(h, "\n");
+}
+
+int ledger_spent(struct ledger *l, const char *scope, int64_t *milli,
+		 struct iza_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = 0;
+
+	if (!l || !scope || !milli)
+		return -IZA_EUSAGE;
+	if (sqlite3_prepare_v2(l->db,
+			       "SELECT coalesce(sum(milli), 0) FROM budget "
+			       "WHERE scope = ?1",
+			       -1, &s, NULL) != SQLITE_OK)
+		return db_fail(l, err, "cannot read the privacy budget");
+	bind_text(s, 1, scope);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		*milli = sqlite3_column_int64(s, 0);
+	else
+		rc = db_fail(l, err, "cannot read the privacy budget");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 int ledger_append(struct ledger *l, const char *period, const char *kpi_version,
 		  int64_t now, const struct ledger_cell *cells, size_t n,
+		  const char *const *scopes, int64_t epsilon_milli,
 		  int64_t *seq, struct iza_error *err)
 {
+	const char *sc[8];
+	size_t nsc = 0;
 	const struct ledger_cell **sorted = NULL;
 	uint8_t prev[LEDGER_HASH_LEN], hash[LEDGER_HASH_LEN];
 	sqlite3_stmt *s = NULL;
@@ -388,6 +441,10 @@ int ledger_append(struct ledger *l, const char *period, const char *kpi_version,
 		sorted[i] = &cells[i];
 	}
 	qsort(sorted, n, sizeof(*sorted), key_cmp);
+	for (i = 0; epsilon_milli > 0 && scopes && scopes[i]; i++)
+		if (nsc < sizeof(sc) / sizeof(sc[0]))
+			sc[nsc++] = scopes[i];
+	qsort(sc, nsc, sizeof(*sc), str_cmp);
 	for (i = 1; i < n; i++)
 		if (key_cmp(&sorted[i - 1], &sorted[i]) == 0) {
 			rc = iza_error_set(err, -IZA_EUSAGE, l->path, 0,
@@ -407,6 +464,8 @@ int ledger_append(struct ledger *l, const char *period, const char *kpi_version,
 	h_begin(&h, prev, last + 1, now, period, kpi_version, n);
 	for (i = 0; i < n; i++)
 		h_cell(&h, sorted[i]);
+	for (i = 0; i < nsc; i++)
+		h_budget(&h, sc[i], epsilon_milli);
 	if (!h_end(&h, hash)) {
 		rc = iza_error_set(err, -IZA_ECRYPTO, l->path, 0, NULL,
 				   "cannot hash the release");
@@ -472,6 +531,26 @@ int ledger_append(struct ledger *l, const char *period, const char *kpi_version,
 	}
 	sqlite3_finalize(s);
 	s = NULL;
+	if (nsc > 0 &&
+	    sqlite3_prepare_v2(l->db,
+			       "INSERT INTO budget(seq, scope, milli) VALUES "
+			       "(?1, ?2, ?3)",
+			       -1, &s, NULL) != SQLITE_OK) {
+		rc = db_fail(l, err, "cannot write the privacy budget");
+		goto out;
+	}
+	for (i = 0; i < nsc; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_int64(s, 1, last + 1);
+		bind_text(s, 2, sc[i]);
+		sqlite3_bind_int64(s, 3, epsilon_milli);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			rc = db_fail(l, err, "cannot write the privacy budget");
+			goto out;
+		}
+	}
+	sqlite3_finalize(s);
+	s = NULL;
 	if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		rc = db_fail(l, err, "cannot commit the release ledger");
 out:
@@ -486,7 +565,7 @@ out:
 
 int ledger_verify(struct ledger *l, int64_t *nreleases, struct iza_error *err)
 {
-	sqlite3_stmt *r = NULL, *c = NULL;
+	sqlite3_stmt *r = NULL, *c = NULL, *b = NULL;
 	uint8_t prev[LEDGER_HASH_LEN] = {0}, hash[LEDGER_HASH_LEN];
 	int64_t count = 0, expect = 1;
 	int rc = 0, step;
@@ -501,7 +580,11 @@ int ledger_verify(struct ledger *l, int64_t *nreleases, struct iza_error *err)
 	    sqlite3_prepare_v2(l->db,
 			       "SELECT " CELL_COLS " FROM cells WHERE seq = ?1 "
 			       "ORDER BY kpi, stratifier, stratum",
-			       -1, &c, NULL) != SQLITE_OK) {
+			       -1, &c, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(l->db,
+			       "SELECT scope, milli FROM budget WHERE seq = ?1 "
+			       "ORDER BY scope",
+			       -1, &b, NULL) != SQLITE_OK) {
 		rc = db_fail(l, err, "cannot read the release ledger");
 		goto out;
 	}
@@ -534,6 +617,17 @@ int ledger_verify(struct ledger *l, int64_t *nreleases, struct iza_error *err)
 			h_cell(&h, &cell);
 			seen++;
 		}
+		if (step == SQLITE_DONE) {
+			sqlite3_reset(b);
+			sqlite3_bind_int64(b, 1, seq);
+			while ((step = sqlite3_step(b)) == SQLITE_ROW) {
+				const char *sc =
+				    (const char *)sqlite3_column_text(b, 0);
+
+				h_budget(&h, sc ? sc : "",
+					 sqlite3_column_int64(b, 1));
+			}
+		}
 		if (!h_end(&h, hash) || step != SQLITE_DONE) {
 			rc =
 			    db_fail(l, err, "cannot verify the release ledger");
@@ -558,6 +652,7 @@ int ledger_verify(struct ledger *l, int64_t *nreleases, struct iza_error *err)
 out:
 	sqlite3_finalize(r);
 	sqlite3_finalize(c);
+	sqlite3_finalize(b);
 	if (rc == 0 && nreleases)
 		*nreleases = count;
 	return rc;

@@ -60,12 +60,19 @@ int ledger_find(struct ledger *l, const char *kpi, const char *period,
 
 /*
  * Append one release of `period` with cells[0..n) (their period must be
- * `period`; a key may appear once).  One transaction; *seq (may be NULL)
- * gets the release's sequence number.
+ * `period`; a key may appear once), and, when epsilon_milli > 0, its
+ * privacy-loss charge against each budget scope in scopes (NULL-terminated,
+ * e.g. "2025-Q1", "2025"; may be NULL).  One transaction, covered by the
+ * release's hash; *seq (may be NULL) gets the release's sequence number.
  */
 int ledger_append(struct ledger *l, const char *period, const char *kpi_version,
 		  int64_t now, const struct ledger_cell *cells, size_t n,
+		  const char *const *scopes, int64_t epsilon_milli,
 		  int64_t *seq, struct iza_error *err);
+
+/* Privacy loss (epsilon x 1000) charged so far against one budget scope. */
+int ledger_spent(struct ledger *l, const char *scope, int64_t *milli,
+		 struct iza_error *err);
 
 /*
  * Recompute the hash chain over every release.  0 when intact (*nreleases

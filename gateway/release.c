@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "disclosure.h"
+#include "dp_noise.h"
 #include "lin_audit.h"
 
 #define GRID_PERIODS 17 /* a year, its 4 quarters, its 12 months */
@@ -243,27 +244,122 @@ static int grid_audit(struct ledger *l, const struct period *cur,
 	return 0;
 }
 
-int release_apply(struct ledger *l, struct kpi_results *r, int k,
-		  struct iza_error *err)
+/* Distinct stratifiers of v: a person is in the total and in one stratum
+ * of each. */
+static int64_t cells_per_person(const struct kpi_value *v)
+{
+	int64_t n = 1;
+	size_t j, i;
+
+	for (j = 0; j < v->nstrata; j++) {
+		for (i = 0; i < j; i++)
+			if (strcmp(v->strata[i].stratifier,
+				   v->strata[j].stratifier) == 0)
+				break;
+		if (i == j)
+			n++;
+	}
+	return n;
+}
+
+static void add_noise(struct pseudo *ps, const char *period,
+		      struct kpi_value *v)
+{
+	const struct kpi_def *d = v->def;
+	int64_t parts = cells_per_person(v);
+	uint64_t t = (uint64_t)d->dp_bound * 1000u * (uint64_t)parts;
+	size_t j;
+
+	for (j = 0; j <= v->nstrata; j++) {
+		const char *sf, *sv;
+		struct kpi_cell *c = cell_at(v, j, &sf, &sv);
+		struct dp_rng rng;
+		char seed[200];
+		int64_t noise = 0;
+		int rc;
+
+		if (!is_released(c) || c->noised)
+			continue;
+		snprintf(seed, sizeof(seed), "%s|%s|%s|%s|%" PRId64, d->id,
+			 period, sf, sv, c->numerator);
+		dp_rng_init(&rng, ps, seed);
+		rc = ps ? dp_discrete_laplace(
+			      &rng, t, (uint64_t)d->dp_epsilon_milli, &noise)
+			: -IZA_EUSAGE;
+		if (rc) {
+			disclosure_suppress(c, RULE_AUDIT_FAILED,
+					    "noise could not be drawn");
+			continue;
+		}
+		c->numerator =
+		    c->numerator + noise < 0 ? 0 : c->numerator + noise;
+		c->value = (double)c->numerator;
+		c->noised = true;
+	}
+}
+
+int release_apply(struct ledger *l, struct pseudo *ps, struct kpi_results *r,
+		  int k, struct iza_error *err)
 {
 	size_t i;
 	int rc;
 
 	if (!r)
 		return -IZA_EUSAGE;
-	if (!l)
-		return 0;
 	for (i = 0; i < r->n; i++) {
 		struct kpi_value *v = &r->values[i];
+		bool dp;
 
 		if (!v->def)
 			continue;
-		rc = rerelease(l, r->period.label, v, k, err);
-		if (rc == 0 && v->def->kind != KPI_DISTINCT)
+		dp = v->def->dp_epsilon_milli > 0;
+		rc = 0;
+		if (l && !dp)
+			rc = rerelease(l, r->period.label, v, k, err);
+		if (rc == 0 && l && v->def->kind != KPI_DISTINCT)
 			rc = grid_audit(l, &r->period, v, err);
 		if (rc)
 			return rc;
+		if (dp)
+			add_noise(ps, r->period.label, v);
 	}
+	return 0;
+}
+
+int release_epsilon(struct ledger *l, const struct kpi_results *r,
+		    int64_t *milli, struct iza_error *err)
+{
+	int64_t total = 0;
+	size_t i, j;
+
+	if (!r || !milli)
+		return -IZA_EUSAGE;
+	for (i = 0; i < r->n; i++) {
+		struct kpi_value *v = &r->values[i];
+		bool changed = false;
+
+		if (!v->def || v->def->dp_epsilon_milli <= 0)
+			continue;
+		for (j = 0; j <= v->nstrata && !changed; j++) {
+			const char *sf, *sv;
+			const struct kpi_cell *c = cell_at(v, j, &sf, &sv);
+			struct ledger_cell p;
+			int rc = l ? ledger_find(l, v->def->id, r->period.label,
+						 sf, sv, &p, err)
+				   : 0;
+
+			if (rc < 0)
+				return rc;
+			if (!is_released(c))
+				changed = changed || (rc == 1 && p.released);
+			else
+				changed = rc == 0 || !p.released ||
+					  !same_numbers(c, &p);
+		}
+		if (changed)
+			total += v->def->dp_epsilon_milli;
+	}
+	*milli = total;
 	return 0;
 }
 

@@ -23,6 +23,16 @@
  *                     first, until no sensitive cell can be solved for.
  *                     Distinct-person KPIs are not additive over time and
  *                     are left out of the period grid.
+ *   Noise             a KPI with "dp" gets discrete Laplace noise
+ *                     (dp_noise.h) on every released cell: scale
+ *                     bound x (1 + stratifiers) / epsilon, since one person
+ *                     is in the total and in one stratum per stratifier;
+ *                     counts below 0 become 0.  The stream's seed is the
+ *                     cell and its true count, so asking again gives the same
+ *                     value; only new data gives new noise, and each release
+ *                     that publishes new noisy values spends epsilon from the
+ *                     privacy budget (release_epsilon).  The re-release rule
+ *                     does not apply to noisy cells.
  */
 #ifndef IZA_RELEASE_H
 #define IZA_RELEASE_H
@@ -32,15 +42,24 @@
 #include "iza_error.h"
 #include "kpi.h"
 #include "ledger.h"
+#include "pseudo.h"
 
 /*
  * Apply both rules to r in place (k: the minimum cell size in force).
- * l may be NULL: nothing was released before, and only the period grid's
- * own structure is audited.  0 or a negative code (ledger errors); on an
- * error the caller must not release r.
+ * l may be NULL: nothing was released before.  ps (the region key) is
+ * needed when a KPI has "dp"; without it such cells are suppressed.  0 or
+ * a negative code (ledger errors); on an error the caller must not release
+ * r.
  */
-int release_apply(struct ledger *l, struct kpi_results *r, int k,
-		  struct iza_error *err);
+int release_apply(struct ledger *l, struct pseudo *ps, struct kpi_results *r,
+		  int k, struct iza_error *err);
+
+/* The privacy loss (epsilon x 1000) releasing r spends: the sum over its
+ * noisy KPIs whose published numbers differ from the ledger's latest
+ * release of the period (l may be NULL: all of them).  0 or a negative
+ * code. */
+int release_epsilon(struct ledger *l, const struct kpi_results *r,
+		    int64_t *milli, struct iza_error *err);
 
 /* The cells of r (every KPI total and stratum) as ledger cells, for
  * ledger_append(): a heap array (caller frees) of *n cells. */

@@ -65,6 +65,8 @@
  *              "reason": string|null,
  *              "rule": string (only when suppressed by, or held under, a
  *                      rule: its id, disclosure.h RULE_*),
+ *              "noise": "discrete-laplace" (only when the released count
+ *                       carries differential-privacy noise, release.h),
  *              "held_since_release": int (only when an earlier release's
  *                                          numbers stand, release.h),
  *              "strata": [{"stratifier", "stratum", "value", "suppressed",
@@ -729,22 +731,35 @@ out:
 	return rc;
 }
 
-/* [{url .../disclosure-control, extension: [k, rules, test-mode]}]; NULL
- * when out of memory (put() then fails). */
-static json_t *disclosure_ext(const struct report_meta *meta)
+/* [{url .../disclosure-control, extension: [k, rules, test-mode, and for a
+ * KPI with differential privacy epsilon]}]; NULL when out of memory (put()
+ * then fails). */
+static json_t *disclosure_ext(const struct report_meta *meta,
+			      const struct kpi_def *d)
 {
 	char url[REPORT_TEXT_MAX];
+	json_t *ext, *inner;
 	int n = snprintf(url, sizeof(url),
 			 "%s/StructureDefinition/disclosure-control",
 			 meta->measure_base);
 
 	if (n < 0 || (size_t)n >= sizeof(url))
 		return NULL;
-	return json_pack("[{s:s,s:[{s:s,s:i},{s:s,s:s},{s:s,s:b}]}]", "url",
-			 url, "extension", "url", "k", "valueInteger",
-			 meta->disclosure_k, "url", "rules", "valueString",
-			 meta->disclosure_rules, "url", "test-mode",
-			 "valueBoolean", meta->disclosure_test_mode);
+	ext = json_pack("[{s:s,s:[{s:s,s:i},{s:s,s:s},{s:s,s:b}]}]", "url", url,
+			"extension", "url", "k", "valueInteger",
+			meta->disclosure_k, "url", "rules", "valueString",
+			meta->disclosure_rules, "url", "test-mode",
+			"valueBoolean", meta->disclosure_test_mode);
+	inner =
+	    ext ? json_object_get(json_array_get(ext, 0), "extension") : NULL;
+	if (inner && d->dp_epsilon_milli > 0 &&
+	    json_array_append_new(
+		inner, json_pack("{s:s,s:f}", "url", "epsilon", "valueDecimal",
+				 (double)d->dp_epsilon_milli / 1000.0))) {
+		json_decref(ext);
+		return NULL;
+	}
+	return ext;
 }
 
 static int build_report(const struct kpi_value *v, const struct kpi_results *r,
@@ -773,7 +788,7 @@ static int build_report(const struct kpi_value *v, const struct kpi_results *r,
 	TRY(put_str(mr, "measure", canon));
 	TRY(put_str(mr, "date", now));
 	if (meta->disclosure_rules)
-		TRY(put(mr, "extension", disclosure_ext(meta)));
+		TRY(put(mr, "extension", disclosure_ext(meta, d)));
 
 	rc = -IZA_ENOMEM;
 	rep = json_object();
@@ -1053,6 +1068,8 @@ static int cell_json(json_t *o, const struct kpi_def *d,
 	TRY(put(o, "reason", str_or_null(c->reason)));
 	if (c->rule[0])
 		TRY(put(o, "rule", json_string(c->rule)));
+	if (rel && c->noised)
+		TRY(put(o, "noise", json_string("discrete-laplace")));
 	if (rel && c->held_release > 0)
 		TRY(put(o, "held_since_release",
 			json_integer((json_int_t)c->held_release)));

@@ -297,6 +297,75 @@ START_TEST(every_sector_and_channel_stratum_listed)
 }
 END_TEST
 
+/* Contribution bound of a "dp" KPI: one person adds at most `bound` events
+ * to a cell, so one person's effect on any cell is at most the noise's
+ * sensitivity.  Person 1 has 5 ER visits, person 2 one: bound 2 gives
+ * 2 + 1 = 3 (without a bound: 6). */
+START_TEST(dp_contribution_bound)
+{
+	static const char json[] =
+	    "{\"format\": \"iza-kpis/1\", \"version\": \"t\", "
+	    "\"counted_statuses\": [\"finished\"], \"kpis\": [{\"id\": "
+	    "\"er\", \"title\": \"t\", \"description\": \"d\", "
+	    "\"kind\": \"count\", \"unit\": \"visits\", \"improvement\": "
+	    "\"decrease\", \"select\": {\"type\": [\"er_visit\"]}, "
+	    "\"stratifiers\": [\"age_band\"], \"dp\": {\"epsilon\": 0.5, "
+	    "\"bound\": 2}}]}";
+	static const char bad[] =
+	    "{\"format\": \"iza-kpis/1\", \"version\": \"t\", "
+	    "\"counted_statuses\": [\"finished\"], \"kpis\": [{\"id\": "
+	    "\"s\", \"title\": \"t\", \"description\": \"d\", "
+	    "\"kind\": \"share\", \"unit\": \"ratio\", \"improvement\": "
+	    "\"increase\", \"select\": {\"type\": [\"gp_contact\"]}, "
+	    "\"numerator\": {\"channel\": [\"video\"]}, \"dp\": "
+	    "{\"epsilon\": 0.5, \"bound\": 2}}]}";
+	struct kpi_set *own = NULL, *saved = ks;
+	struct kpi_results *r = NULL;
+	struct kpi_options o;
+	struct iza_error err;
+	struct period p;
+	char path[600], id[8];
+	int i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/kpis.json", dir);
+	f = fopen(path, "w");
+	fputs(json, f);
+	fclose(f);
+	ck_assert_msg(kpi_set_load(path, &own, &err) == 0, "%s", err.text);
+	ck_assert_int_eq(own->defs[0].dp_epsilon_milli, 500);
+	ck_assert_int_eq(own->defs[0].dp_bound, 2);
+	patient(1, "ZK02", 1980);
+	patient(2, "ZK02", 1980);
+	for (i = 0; i < 5; i++) {
+		char start[32];
+
+		snprintf(id, sizeof(id), "e%d", i);
+		snprintf(start, sizeof(start), "2025-01-%02dT10:00:00Z", i + 1);
+		event(id, 1, "er_visit", "in_person", start, NULL, "finished");
+	}
+	event("f1", 2, "er_visit", "in_person", "2025-01-09T10:00:00Z", NULL,
+	      "finished");
+	memset(&o, 0, sizeof(o));
+	o.region = "ZK02";
+	ck_assert_int_eq(period_parse("2025-Q1", &p, &err), 0);
+	ks = own;
+	ck_assert_int_eq(kpi_compute(ks, st, rd, &o, &p, &r, &err), 0);
+	ks = saved;
+	ck_assert_int_eq(r->values[0].cell.numerator, 3);
+	ck_assert_int_eq(r->values[0].cell.persons, 2);
+	kpi_results_free(r);
+	kpi_set_free(own);
+
+	/* dp only where a count has a sensitivity: not on shares */
+	f = fopen(path, "w");
+	fputs(bad, f);
+	fclose(f);
+	ck_assert_int_eq(kpi_set_load(path, &own, &err), -IZA_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(err.text, "dp is available"));
+}
+END_TEST
+
 START_TEST(avoided_against_baseline)
 {
 	struct kpi_results *r = NULL;
@@ -380,6 +449,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bed_days_across_dst_and_boundaries);
 	tcase_add_test(tc, shares_persons_and_strata);
 	tcase_add_test(tc, every_sector_and_channel_stratum_listed);
+	tcase_add_test(tc, dp_contribution_bound);
 	tcase_add_test(tc, avoided_against_baseline);
 	tcase_add_test(tc, definition_errors);
 	suite_add_tcase(s, tc);

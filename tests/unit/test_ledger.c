@@ -65,7 +65,7 @@ static void append(struct ledger *l, const char *period,
 	int64_t seq = 0;
 
 	ck_assert_msg(ledger_append(l, period, "test", 1700000000 + want, cells,
-				    n, &seq, &err) == 0,
+				    n, NULL, 0, &seq, &err) == 0,
 		      "%s", err.text);
 	ck_assert_int_eq(seq, want);
 }
@@ -102,11 +102,13 @@ START_TEST(append_find_verify)
 	ck_assert_int_eq(n, 2);
 	/* a cell of another period, or twice, is refused */
 	c[1] = lcell("er-visits", "2025-Q2", "", "", true, 1, 1);
-	ck_assert_int_eq(ledger_append(l, "2025-Q1", "t", 1, c, 2, NULL, &err),
-			 -IZA_EUSAGE);
+	ck_assert_int_eq(
+	    ledger_append(l, "2025-Q1", "t", 1, c, 2, NULL, 0, NULL, &err),
+	    -IZA_EUSAGE);
 	c[1] = c[0];
-	ck_assert_int_eq(ledger_append(l, "2025-Q1", "t", 1, c, 2, NULL, &err),
-			 -IZA_EUSAGE);
+	ck_assert_int_eq(
+	    ledger_append(l, "2025-Q1", "t", 1, c, 2, NULL, 0, NULL, &err),
+	    -IZA_EUSAGE);
 	ledger_close(l);
 
 	/* reopen: same content */
@@ -237,12 +239,12 @@ START_TEST(rerelease_holds_a_small_change)
 	struct one o;
 
 	one_count(&o, "2025-Q1", 120, 110, KPI_COUNT);
-	ck_assert_int_eq(release_apply(l, &o.res, 10, &err), 0);
+	ck_assert_int_eq(release_apply(l, NULL, &o.res, 10, &err), 0);
 	ck_assert_int_eq(o.val.cell.held_release, 0);
 	record(l, &o.res, 1);
 
 	one_count(&o, "2025-Q1", 121, 111, KPI_COUNT);
-	ck_assert_int_eq(release_apply(l, &o.res, 10, &err), 0);
+	ck_assert_int_eq(release_apply(l, NULL, &o.res, 10, &err), 0);
 	ck_assert_int_eq(o.val.cell.numerator, 120);
 	ck_assert(o.val.cell.value == 120.0);
 	ck_assert_int_eq(o.val.cell.held_release, 1);
@@ -251,19 +253,19 @@ START_TEST(rerelease_holds_a_small_change)
 
 	/* +15 visits by 1 person: the count moved enough, the persons not */
 	one_count(&o, "2025-Q1", 135, 111, KPI_COUNT);
-	ck_assert_int_eq(release_apply(l, &o.res, 10, &err), 0);
+	ck_assert_int_eq(release_apply(l, NULL, &o.res, 10, &err), 0);
 	ck_assert_int_eq(o.val.cell.numerator, 120);
 	ck_assert_int_eq(o.val.cell.held_release, 2);
 
 	/* +30 visits by 20 more persons: published */
 	one_count(&o, "2025-Q1", 150, 130, KPI_COUNT);
-	ck_assert_int_eq(release_apply(l, &o.res, 10, &err), 0);
+	ck_assert_int_eq(release_apply(l, NULL, &o.res, 10, &err), 0);
 	ck_assert_int_eq(o.val.cell.numerator, 150);
 	ck_assert_int_eq(o.val.cell.held_release, 0);
 
 	/* another period is not affected */
 	one_count(&o, "2025-Q2", 121, 111, KPI_COUNT);
-	ck_assert_int_eq(release_apply(l, &o.res, 10, &err), 0);
+	ck_assert_int_eq(release_apply(l, NULL, &o.res, 10, &err), 0);
 	ck_assert_int_eq(o.val.cell.numerator, 121);
 	ledger_close(l);
 }
@@ -286,7 +288,7 @@ START_TEST(linked_periods_protect_a_suppressed_month)
 	record(l, &o.res, 3);
 
 	one_count(&o, "2025-Q1", 116, 103, KPI_COUNT);
-	ck_assert_int_eq(release_apply(l, &o.res, 10, &err), 0);
+	ck_assert_int_eq(release_apply(l, NULL, &o.res, 10, &err), 0);
 	ck_assert(o.val.cell.suppressed);
 	ck_assert_ptr_nonnull(strstr(o.val.cell.reason, "linked period"));
 	ck_assert_int_eq(o.val.cell.numerator, 0);
@@ -295,7 +297,7 @@ START_TEST(linked_periods_protect_a_suppressed_month)
 	 * released yet, so the year may be published */
 	record(l, &o.res, 4);
 	one_count(&o, "2025", 500, 400, KPI_COUNT);
-	ck_assert_int_eq(release_apply(l, &o.res, 10, &err), 0);
+	ck_assert_int_eq(release_apply(l, NULL, &o.res, 10, &err), 0);
 	ck_assert(!o.val.cell.suppressed);
 	ledger_close(l);
 }
@@ -312,7 +314,7 @@ START_TEST(linked_periods_unknown_and_distinct)
 	one_count(&o, "2025-01", 50, 45, KPI_COUNT);
 	record(l, &o.res, 1);
 	one_count(&o, "2025-Q1", 116, 103, KPI_COUNT);
-	ck_assert_int_eq(release_apply(l, &o.res, 10, &err), 0);
+	ck_assert_int_eq(release_apply(l, NULL, &o.res, 10, &err), 0);
 	ck_assert(!o.val.cell.suppressed);
 
 	one_count(&o, "2025-04", 30, 30, KPI_DISTINCT);
@@ -323,8 +325,90 @@ START_TEST(linked_periods_unknown_and_distinct)
 	one_count(&o, "2025-06", 30, 30, KPI_DISTINCT);
 	record(l, &o.res, 4);
 	one_count(&o, "2025-Q2", 70, 70, KPI_DISTINCT);
-	ck_assert_int_eq(release_apply(l, &o.res, 10, &err), 0);
+	ck_assert_int_eq(release_apply(l, NULL, &o.res, 10, &err), 0);
 	ck_assert(!o.val.cell.suppressed);
+	ledger_close(l);
+}
+END_TEST
+
+/* Noise: integer, deterministic for the same cell and data (asking again
+ * gives the same value, so averaging repeated answers learns nothing), new
+ * for new data; the budget is charged only when published values change. */
+START_TEST(noise_is_deterministic_and_charged)
+{
+	struct iza_error err = {0};
+	struct ledger *l = open_new();
+	struct pseudo *ps = NULL;
+	uint8_t key[IZA_KEY_LEN] = {1, 2, 3};
+	const char *scopes[] = {"2025-Q1", "2025", NULL};
+	struct ledger_cell *cells = NULL;
+	struct one o;
+	int64_t v1, v2, milli, spent, seq;
+	size_t n;
+	int i, differ = 0;
+
+	ck_assert_int_eq(pseudo_new(key, &ps), 0);
+	one_count(&o, "2025-Q1", 500, 450, KPI_COUNT);
+	o.def.dp_epsilon_milli = 500;
+	o.def.dp_bound = 2;
+	ck_assert_int_eq(release_apply(l, ps, &o.res, 10, &err), 0);
+	ck_assert(o.val.cell.noised);
+	v1 = o.val.cell.numerator;
+	ck_assert(o.val.cell.value == (double)v1);
+	/* scale bound / epsilon = 4: far from 500 only with tiny chance */
+	ck_assert_int_lt(v1 > 500 ? v1 - 500 : 500 - v1, 80);
+	one_count(&o, "2025-Q1", 500, 450, KPI_COUNT);
+	o.def.dp_epsilon_milli = 500;
+	o.def.dp_bound = 2;
+	ck_assert_int_eq(release_apply(l, ps, &o.res, 10, &err), 0);
+	ck_assert_int_eq(o.val.cell.numerator, v1);
+
+	/* the first release is charged */
+	ck_assert_int_eq(release_epsilon(l, &o.res, &milli, &err), 0);
+	ck_assert_int_eq(milli, 500);
+	ck_assert_int_eq(release_cells(&o.res, &cells, &n), 0);
+	ck_assert_int_eq(ledger_append(l, "2025-Q1", "t", 1, cells, n, scopes,
+				       milli, &seq, &err),
+			 0);
+	free(cells);
+	ck_assert_int_eq(ledger_spent(l, "2025-Q1", &spent, &err), 0);
+	ck_assert_int_eq(spent, 500);
+	ck_assert_int_eq(ledger_spent(l, "2025", &spent, &err), 0);
+	ck_assert_int_eq(spent, 500);
+	ck_assert_int_eq(ledger_spent(l, "2025-Q2", &spent, &err), 0);
+	ck_assert_int_eq(spent, 0);
+	ck_assert_int_eq(ledger_verify(l, &seq, &err), 0);
+	/* asking again with the same data costs nothing */
+	ck_assert_int_eq(release_epsilon(l, &o.res, &milli, &err), 0);
+	ck_assert_int_eq(milli, 0);
+
+	/* new data: new noise, and a charge */
+	one_count(&o, "2025-Q1", 501, 451, KPI_COUNT);
+	o.def.dp_epsilon_milli = 500;
+	o.def.dp_bound = 2;
+	ck_assert_int_eq(release_apply(l, ps, &o.res, 10, &err), 0);
+	v2 = o.val.cell.numerator;
+	ck_assert_int_eq(release_epsilon(l, &o.res, &milli, &err), 0);
+	ck_assert_int_eq(milli, v2 == v1 ? 0 : 500);
+
+	/* other cells get other noise; no key, no noise: suppressed */
+	for (i = 0; i < 20; i++) {
+		char period[12];
+
+		snprintf(period, sizeof(period), "2024-%02d", i % 12 + 1);
+		one_count(&o, period, 500 + i / 12, 450, KPI_COUNT);
+		o.def.dp_epsilon_milli = 500;
+		o.def.dp_bound = 2;
+		ck_assert_int_eq(release_apply(NULL, ps, &o.res, 10, &err), 0);
+		differ += o.val.cell.numerator != 500 + i / 12;
+	}
+	ck_assert_int_gt(differ, 10);
+	one_count(&o, "2025-Q3", 500, 450, KPI_COUNT);
+	o.def.dp_epsilon_milli = 500;
+	o.def.dp_bound = 2;
+	ck_assert_int_eq(release_apply(NULL, NULL, &o.res, 10, &err), 0);
+	ck_assert(o.val.cell.suppressed);
+	pseudo_free(ps);
 	ledger_close(l);
 }
 END_TEST
@@ -336,9 +420,10 @@ START_TEST(no_ledger_no_change)
 	struct one o;
 
 	one_count(&o, "2025-Q1", 121, 111, KPI_COUNT);
-	ck_assert_int_eq(release_apply(NULL, &o.res, 10, &err), 0);
+	ck_assert_int_eq(release_apply(NULL, NULL, &o.res, 10, &err), 0);
 	ck_assert_int_eq(o.val.cell.numerator, 121);
-	ck_assert_int_eq(release_apply(NULL, NULL, 10, &err), -IZA_EUSAGE);
+	ck_assert_int_eq(release_apply(NULL, NULL, NULL, 10, &err),
+			 -IZA_EUSAGE);
 }
 END_TEST
 
@@ -355,6 +440,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, linked_periods_protect_a_suppressed_month);
 	tcase_add_test(tc, linked_periods_unknown_and_distinct);
 	tcase_add_test(tc, no_ledger_no_change);
+	tcase_add_test(tc, noise_is_deterministic_and_charged);
 	suite_add_tcase(s, tc);
 	return s;
 }
