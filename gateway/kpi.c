@@ -578,9 +578,9 @@ static int add_row(struct scan_ctx *c, struct tally *t,
 		rc = keyset_add_amount(&t->persons, row->pseudonym, n, &before);
 		if (rc < 0)
 			return rc;
-		n = before >= d->dp_bound	  ? 0
+		n = before >= d->dp_bound      ? 0
 		    : before + n > d->dp_bound ? d->dp_bound - before
-						 : n;
+					       : n;
 	} else {
 		rc = keyset_add(&t->persons, row->pseudonym);
 		if (rc < 0)

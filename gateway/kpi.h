@@ -106,8 +106,8 @@ struct kpi_cell {
 	int64_t prov_top[2];	 /* the largest and second largest */
 	char prov_top_id[2][33]; /* their codes ("" unknown provider) */
 	/* disclosure control outcome */
-	char rule[24];	      /* id of the rule that suppressed or held it
-				 (disclosure.h RULE_*), "" otherwise */
+	char rule[24]; /* id of the rule that suppressed or held it
+			  (disclosure.h RULE_*), "" otherwise */
 	bool noised; /* its count carries discrete Laplace noise (release.c) */
 	int64_t held_release; /* > 0: the value of that earlier release stands
 				 (release.c); its numbers are in the cell */
