@@ -297,6 +297,17 @@ struct persons {
  * complement side too); while they do not, the released stratum with the
  * fewest persons joins them.
  */
+/* A released structural zero: known to be 0 whatever is released, so
+ * suppressing it would hide nothing. */
+static bool structural(const struct kpi_value *v, size_t j)
+{
+	const struct kpi_stratum *s = &v->strata[j];
+
+	return !s->cell.suppressed && s->cell.has_value &&
+	       s->cell.numerator == 0 &&
+	       kpi_structural_zero(v->def, s->stratifier, s->value);
+}
+
 static void union_rule(struct kpi_value *v, const struct persons *pp,
 		       enum kpi_kind kind, int k)
 {
@@ -325,6 +336,8 @@ static void union_rule(struct kpi_value *v, const struct persons *pp,
 					nsup++;
 					sp += pp[i].persons;
 					sr += pp[i].rest;
+				} else if (structural(v, i)) {
+					continue; /* known to be 0 anyway */
 				} else if (!smallest ||
 					   c->persons < smallest_p) {
 					smallest = c;
@@ -368,11 +381,11 @@ static void secondary_suppress(struct kpi_value *v, const struct persons *pp,
 			const struct kpi_cell *c =
 			    j == 0 ? &v->cell : &v->strata[j - 1].cell;
 
-			rc = lin_audit_cell(a,
-					    c->suppressed || !c->has_value
-						? LIN_SUPPRESSED
-						: LIN_RELEASED,
-					    c->persons, false);
+			rc = lin_audit_cell(
+			    a,
+			    c->suppressed || !c->has_value ? LIN_SUPPRESSED
+							   : LIN_RELEASED,
+			    c->persons, j > 0 && structural(v, j - 1));
 			idx[j] = rc;
 		}
 	}
@@ -441,9 +454,23 @@ void disclosure_apply(const struct disclosure_params *dp, struct kpi_results *r)
 				pp[j].rest = v->strata[j].cell.rest_persons;
 			}
 			disclosure_apply_cell(dp, v->def->kind, &v->cell);
-			for (j = 0; j < v->nstrata; j++)
+			for (j = 0; j < v->nstrata; j++) {
+				struct kpi_stratum *s = &v->strata[j];
+
+				/* a zero by definition is no person's
+				 * figure: released as 0 */
+				if (s->cell.has_value && !s->cell.suppressed &&
+				    s->cell.numerator == 0 &&
+				    s->cell.persons == 0 &&
+				    kpi_structural_zero(v->def, s->stratifier,
+							s->value)) {
+					s->cell.reason[0] = '\0';
+					s->cell.rule[0] = '\0';
+					continue;
+				}
 				disclosure_apply_cell(dp, v->def->kind,
-						      &v->strata[j].cell);
+						      &s->cell);
+			}
 			secondary_suppress(v, pp, v->def->kind,
 					   effective_k(dp));
 		}

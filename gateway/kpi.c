@@ -44,6 +44,7 @@ void kpi_set_free(struct kpi_set *ks)
 		select_free(&d->numerator);
 		for (j = 0; d->stratifiers[j]; j++)
 			free(d->stratifiers[j]);
+		jutil_strv_free(d->structural_zeros);
 	}
 	free(ks->defs);
 	free(ks->version);
@@ -101,6 +102,43 @@ static const struct {
 static const char *const known_stratifiers[] = {"age_band", "sector", "channel",
 						NULL};
 
+/* "structural_zeros": ["age_band=0-17", ...]: each names one of the KPI's
+ * stratifiers; count, distinct_persons and bed_days only. */
+static int load_structural(const char *file, const char *where,
+			   const json_t *obj, struct kpi_def *d,
+			   struct iza_error *err)
+{
+	size_t i, j;
+	int rc = jutil_strv(file, where, obj, "structural_zeros", false,
+			    &d->structural_zeros, KE, err);
+
+	if (rc || !d->structural_zeros)
+		return rc;
+	if (d->kind != KPI_COUNT && d->kind != KPI_DISTINCT &&
+	    d->kind != KPI_BED_DAYS)
+		return iza_error_set(err, KE, file, 0, where,
+				     "structural_zeros is available for "
+				     "count, distinct_persons and bed_days "
+				     "KPIs");
+	for (i = 0; d->structural_zeros[i]; i++) {
+		const char *z = d->structural_zeros[i], *eq = strchr(z, '=');
+		bool known = false;
+
+		for (j = 0; eq && d->stratifiers[j]; j++)
+			if (strlen(d->stratifiers[j]) == (size_t)(eq - z) &&
+			    strncmp(d->stratifiers[j], z, (size_t)(eq - z)) ==
+				0)
+				known = true;
+		if (!known || !eq[1])
+			return iza_error_set(err, KE, file, 0, where,
+					     "structural_zeros[%zu] must be "
+					     "\"stratifier=stratum\" with one "
+					     "of the KPI's stratifiers",
+					     i);
+	}
+	return 0;
+}
+
 /* "dp": {"epsilon": 0.001..10 (three decimals), "bound": 1..1000}. */
 static int load_dp(const char *file, const char *where, const json_t *dp,
 		   struct kpi_def *d, struct iza_error *err)
@@ -152,7 +190,8 @@ static int load_def(const char *file, const json_t *obj, size_t idx,
 	static const char *const keys[] = {
 	    "id",	   "title",	  "description", "kind",
 	    "unit",	   "select",	  "numerator",	 "of",
-	    "improvement", "stratifiers", "dp",		 NULL};
+	    "improvement", "stratifiers", "dp",		 "structural_zeros",
+	    NULL};
 	char where[IZA_ERR_FIELD_MAX];
 	const char *s;
 	char **strat = NULL;
@@ -228,7 +267,26 @@ static int load_def(const char *file, const json_t *obj, size_t idx,
 		d->stratifiers[i] = strat[i];
 	}
 	free(strat); /* the strings moved into d->stratifiers */
+	rc = load_structural(file, where, obj, d, err);
+	if (rc)
+		return rc;
 	return load_dp(file, where, json_object_get(obj, "dp"), d, err);
+}
+
+bool kpi_structural_zero(const struct kpi_def *d, const char *stratifier,
+			 const char *value)
+{
+	size_t i, n;
+
+	for (i = 0; d && d->structural_zeros && d->structural_zeros[i]; i++) {
+		const char *z = d->structural_zeros[i];
+
+		n = strlen(stratifier);
+		if (strncmp(z, stratifier, n) == 0 && z[n] == '=' &&
+		    strcmp(z + n + 1, value) == 0)
+			return true;
+	}
+	return false;
 }
 
 int kpi_set_load(const char *path, struct kpi_set **out, struct iza_error *err)

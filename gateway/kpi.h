@@ -58,7 +58,15 @@ struct kpi_def {
 	 * 3}): count, distinct_persons and bed_days only */
 	int64_t dp_epsilon_milli; /* epsilon x 1000 per release; 0: none */
 	int64_t dp_bound; /* events / bed days one person adds to a cell */
+	/* strata that are zero by definition ("age_band=0-17" for a KPI of
+	 * care only adults receive): released as 0 instead of suppressed
+	 * when they are 0; NULL-terminated, or NULL */
+	char **structural_zeros;
 };
+
+/* Is stratifier=value declared a structural zero of d? */
+bool kpi_structural_zero(const struct kpi_def *d, const char *stratifier,
+			 const char *value);
 
 struct kpi_set {
 	char *version;

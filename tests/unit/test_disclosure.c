@@ -693,6 +693,47 @@ START_TEST(provider_unknown_and_limits)
 }
 END_TEST
 
+/* Structural zeros: a stratum declared zero by definition is released as
+ * 0 (no person is behind it), and it is no use as a complementary
+ * suppression; an undeclared zero is suppressed as before. */
+START_TEST(structural_zero_released)
+{
+	static char z[] = "age_band=0-17";
+	char *zeros[] = {z, NULL};
+	struct kpi_def def;
+	struct kpi_stratum st[3];
+	struct kpi_value v;
+	struct kpi_results r = {.values = &v, .n = 1};
+
+	age_bands(st, &v, &def, 0, 60, 40);
+	def.structural_zeros = zeros;
+	st[0].cell.numerator = 0;
+	st[0].cell.value = 0;
+	disclosure_apply(&K10, &r);
+	assert_released(&v.cell);
+	assert_released(&st[0].cell);
+	ck_assert_int_eq(st[0].cell.numerator, 0);
+	assert_released(&st[1].cell);
+	assert_released(&st[2].cell);
+
+	/* 65+ is a zero too but not declared: suppressed; then 0-17 (known)
+	 * cannot hide it, so 18-64 goes (total - 18-64 = 65+) */
+	age_bands(st, &v, &def, 0, 100, 0);
+	def.structural_zeros = zeros;
+	st[0].cell.numerator = st[2].cell.numerator = 0;
+	disclosure_apply(&K10, &r);
+	assert_released(&st[0].cell);
+	assert_cleared(&st[2].cell);
+	assert_cleared(&st[1].cell);
+
+	/* a declared stratum that is not zero follows the normal rules */
+	age_bands(st, &v, &def, 3, 60, 40);
+	def.structural_zeros = zeros;
+	disclosure_apply(&K10, &r);
+	assert_cleared(&st[0].cell);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("disclosure");
@@ -719,6 +760,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, provider_dominance);
 	tcase_add_test(tc, provider_magnitude_rules);
 	tcase_add_test(tc, provider_unknown_and_limits);
+	tcase_add_test(tc, structural_zero_released);
 	suite_add_tcase(s, tc);
 	return s;
 }

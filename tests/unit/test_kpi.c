@@ -366,6 +366,54 @@ START_TEST(dp_contribution_bound)
 }
 END_TEST
 
+/* structural_zeros must name one of the KPI's stratifiers. */
+START_TEST(structural_zeros_validated)
+{
+	static const char *const files[][2] = {
+	    {"[\"age_band=0-17\"]", NULL},
+	    {"[\"sector=msz\"]", "structural_zeros[0]"},
+	    {"[\"age_band\"]", "structural_zeros[0]"},
+	    {"[\"age_band=\"]", "structural_zeros[0]"},
+	};
+	char path[600], json[1024];
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/kpis.json", dir);
+	for (i = 0; i < 4; i++) {
+		struct kpi_set *own = NULL;
+		struct iza_error err;
+		FILE *f = fopen(path, "w");
+		int rc;
+
+		snprintf(json, sizeof(json),
+			 "{\"format\": \"iza-kpis/1\", \"version\": \"t\", "
+			 "\"counted_statuses\": [\"finished\"], \"kpis\": "
+			 "[{\"id\": \"er\", \"title\": \"t\", "
+			 "\"description\": \"d\", \"kind\": \"count\", "
+			 "\"unit\": \"v\", \"improvement\": \"decrease\", "
+			 "\"select\": {\"type\": [\"er_visit\"]}, "
+			 "\"stratifiers\": [\"age_band\"], "
+			 "\"structural_zeros\": %s}]}",
+			 files[i][0]);
+		fputs(json, f);
+		fclose(f);
+		iza_error_clear(&err);
+		rc = kpi_set_load(path, &own, &err);
+		if (!files[i][1]) {
+			ck_assert_msg(rc == 0, "%s", err.text);
+			ck_assert(kpi_structural_zero(&own->defs[0], "age_band",
+						      "0-17"));
+			ck_assert(!kpi_structural_zero(&own->defs[0],
+						       "age_band", "65+"));
+			kpi_set_free(own);
+		} else {
+			ck_assert_int_eq(rc, -IZA_ECONFIG);
+			ck_assert_ptr_nonnull(strstr(err.text, files[i][1]));
+		}
+	}
+}
+END_TEST
+
 START_TEST(avoided_against_baseline)
 {
 	struct kpi_results *r = NULL;
@@ -450,6 +498,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, shares_persons_and_strata);
 	tcase_add_test(tc, every_sector_and_channel_stratum_listed);
 	tcase_add_test(tc, dp_contribution_bound);
+	tcase_add_test(tc, structural_zeros_validated);
 	tcase_add_test(tc, avoided_against_baseline);
 	tcase_add_test(tc, definition_errors);
 	suite_add_tcase(s, tc);
