@@ -130,12 +130,14 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 					   "provider_consent",
 					   "dp_budget_quarter",
 					   "dp_budget_year",
+					   "rounding",
 					   "description",
 					   NULL};
 	struct gw_config *c = calloc(1, sizeof(*c));
 	json_t *root = NULL;
 	const char *env = getenv("IZAGW_MAPPINGS");
 	long k = 10, base = 2024, line_mib = 16, doc_mib = 64, pmin = 3;
+	long rounding = 0;
 	double bq = 1.0, by = 4.0;
 	int rc = 0;
 
@@ -223,6 +225,9 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 		if (rc == 0)
 			rc = real_member(path, root, "dp_budget_year", 0.0,
 					 400.0, &by, err);
+		if (rc == 0)
+			rc = int_member(path, root, "rounding", 0, 1000,
+					&rounding, err);
 		if (rc)
 			goto out;
 		c->sources = json_incref(json_object_get(root, "sources"));
@@ -241,6 +246,7 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 	}
 	c->k = (int)k;
 	c->provider_min = (int)pmin;
+	c->rounding = (int)rounding;
 	c->dp_budget_quarter = (int64_t)(bq * 1000.0 + 0.5);
 	c->dp_budget_year = (int64_t)(by * 1000.0 + 0.5);
 	c->baseline_year = (int)base;

@@ -40,6 +40,7 @@ struct gw_config {
 	/* privacy budget of "dp" KPIs, epsilon x 1000 per scope */
 	int64_t dp_budget_quarter; /* 1000 (epsilon 1 per quarter) */
 	int64_t dp_budget_year;	   /* 4000 */
+	int rounding; /* published counts to a multiple of this (5); 0 off */
 };
 
 /* path may be NULL (defaults only). */

@@ -604,6 +604,8 @@ static int cmd_kpis(struct gw *g, int argc, char **argv)
 		return -IZA_EUSAGE;
 	}
 	rc = released(g, &p, false, &r);
+	if (rc == 0)
+		release_round(r, g->cfg->rounding);
 	if (rc == 0 && kpi_results_write(stdout, r, fmt) != 0)
 		rc = -IZA_EIO;
 	kpi_results_free(r);
@@ -637,9 +639,13 @@ static int cmd_report(struct gw *g, int argc, char **argv)
 				? DISCLOSURE_MIN_K
 				: g->cfg->k;
 	meta.disclosure_test_mode = g->cfg->test_mode;
-	rc = report_build(g->kpis, r, &meta, &bundle, &g->err);
-	if (rc == 0)
-		rc = record_release(g, r, meta.now);
+	meta.disclosure_rounding = g->cfg->rounding > 1 ? g->cfg->rounding : 0;
+	/* the ledger keeps the exact numbers; the report the rounded ones */
+	rc = record_release(g, r, meta.now);
+	if (rc == 0) {
+		release_round(r, g->cfg->rounding);
+		rc = report_build(g->kpis, r, &meta, &bundle, &g->err);
+	}
 	if (rc)
 		goto out;
 	if (outfile) {

@@ -142,6 +142,7 @@ struct kpi_results {
 	struct period period;
 	struct kpi_value *values;
 	size_t n;
+	int rounding; /* published counts rounded to this base (release.h), 0 */
 	int64_t events_outside_region; /* events in period, patient elsewhere */
 	int64_t events_unknown_region; /* events in period, residence unknown */
 };

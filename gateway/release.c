@@ -363,6 +363,53 @@ int release_epsilon(struct ledger *l, const struct kpi_results *r,
 	return 0;
 }
 
+static int64_t round_to(int64_t x, int64_t base)
+{
+	int64_t q = (x + base / 2) / base;
+
+	return x < 0 ? -round_to(-x, base) : q * base;
+}
+
+void release_round(struct kpi_results *r, int base)
+{
+	size_t i, j;
+
+	if (!r || base <= 1)
+		return;
+	r->rounding = base;
+	for (i = 0; i < r->n; i++) {
+		struct kpi_value *v = &r->values[i];
+
+		if (!v->def)
+			continue;
+		for (j = 0; j <= v->nstrata; j++) {
+			const char *sf, *sv;
+			struct kpi_cell *c = cell_at(v, j, &sf, &sv);
+
+			if (!is_released(c))
+				continue;
+			if (c->has_numerator)
+				c->numerator = round_to(c->numerator, base);
+			if (c->has_denominator)
+				c->denominator = round_to(c->denominator, base);
+			switch (v->def->kind) {
+			case KPI_SHARE:
+				c->value = c->denominator > 0
+					       ? (double)c->numerator /
+						     (double)c->denominator
+					       : 0.0;
+				break;
+			case KPI_AVOIDED:
+				c->expected = (double)c->denominator;
+				c->value = c->expected - (double)c->numerator;
+				break;
+			default:
+				c->value = (double)c->numerator;
+			}
+		}
+	}
+}
+
 int release_cells(const struct kpi_results *r, struct ledger_cell **out,
 		  size_t *n)
 {

@@ -61,6 +61,15 @@ int release_apply(struct ledger *l, struct pseudo *ps, struct kpi_results *r,
 int release_epsilon(struct ledger *l, const struct kpi_results *r,
 		    int64_t *milli, struct iza_error *err);
 
+/*
+ * Rounding, applied last, after every rule and the ledger (which keeps the
+ * exact numbers): every published count of a released cell to the nearest
+ * multiple of base (halves up); a share's value and an avoided value are
+ * recomputed from the rounded counts, so no exact count can be read back
+ * from them.  base 0 or 1: nothing.  Sets r->rounding.
+ */
+void release_round(struct kpi_results *r, int base);
+
 /* The cells of r (every KPI total and stratum) as ledger cells, for
  * ledger_append(): a heap array (caller frees) of *n cells. */
 int release_cells(const struct kpi_results *r, struct ledger_cell **out,

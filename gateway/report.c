@@ -752,6 +752,13 @@ static json_t *disclosure_ext(const struct report_meta *meta,
 			"valueBoolean", meta->disclosure_test_mode);
 	inner =
 	    ext ? json_object_get(json_array_get(ext, 0), "extension") : NULL;
+	if (inner && meta->disclosure_rounding > 1 &&
+	    json_array_append_new(
+		inner, json_pack("{s:s,s:i}", "url", "rounding", "valueInteger",
+				 meta->disclosure_rounding))) {
+		json_decref(ext);
+		return NULL;
+	}
 	if (inner && d->dp_epsilon_milli > 0 &&
 	    json_array_append_new(
 		inner, json_pack("{s:s,s:f}", "url", "epsilon", "valueDecimal",
@@ -1107,6 +1114,8 @@ json_t *kpi_results_to_json(const struct kpi_results *r)
 	if (rc)
 		goto out;
 	TRY(put_str(root, "period_label", r->period.label));
+	if (r->rounding > 1)
+		TRY(put(root, "rounding", json_integer(r->rounding)));
 	rc = -IZA_ENOMEM;
 	kpis = json_array();
 	if (!kpis)

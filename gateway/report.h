@@ -33,6 +33,7 @@ struct report_meta {
 	const char *disclosure_rules; /* DISCLOSURE_RULES */
 	int disclosure_k;
 	bool disclosure_test_mode; /* must make a receiver refuse the report */
+	int disclosure_rounding;   /* base of published counts, 0 none */
 };
 
 /*

@@ -77,6 +77,20 @@ expect_eq "disclosure-control extension: k, rules, test-mode" \
 gw "$d" status >"$E2E_TMP/status2"
 grep -q '^releases  *2 in .*(hash chain intact)' "$E2E_TMP/status2" && ok "status: 2 releases, chain intact" || not_ok "status2: $(tail -1 "$E2E_TMP/status2")"
 
+# rounding to base 5: published counts are multiples of 5, the report and
+# the JSON say so, the ledger keeps the exact numbers
+cp -a "$d" "$E2E_TMP/round"
+echo "{\"provider_consent\": [\"$hosp\", \"$gp\"], \"rounding\": 5}" >"$E2E_TMP/round/config.json"
+gw "$E2E_TMP/round" kpis --period 2025-Q3 --format json >"$E2E_TMP/round.json"
+expect_eq "kpis JSON rounding" 5 "$(jq .rounding "$E2E_TMP/round.json")"
+odd=$(jq '[.kpis[] | select(.suppressed == false and .numerator != null) | .numerator % 5] | map(select(. != 0)) | length' "$E2E_TMP/round.json")
+expect_eq "released numerators that are not multiples of 5" 0 "$odd"
+gw "$E2E_TMP/round" report --period 2025-Q3 --out "$E2E_TMP/round-r.json" 2>/dev/null
+expect_eq "MeasureReport rounding" 5 "$(jq '[.entry[].resource | select(.resourceType == "MeasureReport")][0].extension[0].extension[] | select(.url == "rounding") | .valueInteger' "$E2E_TMP/round-r.json")"
+exact=$(sqlite3 "$E2E_TMP/round/izagw-data/ledger.db" "SELECT numerator FROM cells WHERE period = '2025-Q3' AND kpi = 'er-visits' AND stratifier = ''")
+plain=$(gw "$d" kpis --period 2025-Q3 --format json | er .numerator /dev/stdin)
+expect_eq "the ledger keeps the exact count" "$plain" "$exact"
+
 # append-only, tamper-evident
 db="$d/izagw-data/ledger.db"
 if sqlite3 "$db" "UPDATE cells SET numerator = numerator + 1 WHERE kpi = 'er-visits' AND stratifier = ''" 2>/dev/null; then

@@ -413,6 +413,43 @@ START_TEST(noise_is_deterministic_and_charged)
 }
 END_TEST
 
+/* Rounding to base 5, last: counts to the nearest multiple (halves up), a
+ * share recomputed from its rounded counts, suppressed cells untouched. */
+START_TEST(rounding_base_5)
+{
+	struct one o;
+
+	one_count(&o, "2025-Q1", 123, 110, KPI_COUNT);
+	release_round(&o.res, 5);
+	ck_assert_int_eq(o.val.cell.numerator, 125);
+	ck_assert(o.val.cell.value == 125.0);
+	ck_assert_int_eq(o.res.rounding, 5);
+	one_count(&o, "2025-Q1", 122, 110, KPI_COUNT);
+	release_round(&o.res, 5);
+	ck_assert_int_eq(o.val.cell.numerator, 120);
+	one_count(&o, "2025-Q1", 0, 0, KPI_COUNT);
+	o.val.cell.numerator = 12;
+	disclosure_suppress(&o.val.cell, RULE_MIN_K, "fewer than k=10 persons");
+	release_round(&o.res, 5);
+	ck_assert_int_eq(o.val.cell.numerator, 0);
+	ck_assert(o.val.cell.suppressed);
+
+	one_count(&o, "2025-Q1", 37, 30, KPI_SHARE);
+	o.val.cell.has_denominator = true;
+	o.val.cell.denominator = 83;
+	o.val.cell.value = 37.0 / 83.0;
+	release_round(&o.res, 5);
+	ck_assert_int_eq(o.val.cell.numerator, 35);
+	ck_assert_int_eq(o.val.cell.denominator, 85);
+	ck_assert(o.val.cell.value == 35.0 / 85.0);
+
+	one_count(&o, "2025-Q1", 123, 110, KPI_COUNT);
+	release_round(&o.res, 0);
+	ck_assert_int_eq(o.val.cell.numerator, 123);
+	ck_assert_int_eq(o.res.rounding, 0);
+}
+END_TEST
+
 /* Without a ledger nothing changes. */
 START_TEST(no_ledger_no_change)
 {
@@ -440,6 +477,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, linked_periods_protect_a_suppressed_month);
 	tcase_add_test(tc, linked_periods_unknown_and_distinct);
 	tcase_add_test(tc, no_ledger_no_change);
+	tcase_add_test(tc, rounding_base_5);
 	tcase_add_test(tc, noise_is_deterministic_and_charged);
 	suite_add_tcase(s, tc);
 	return s;
