@@ -186,6 +186,11 @@ START_TEST(share_boundaries)
 	c = share_cell(89, 100, 89, 11);
 	disclosure_apply_cell(&K10, KPI_SHARE, &c);
 	assert_released(&c);
+	/* the complement attack itself: 98 of 100 */
+	c = share_cell(98, 100, 98, 2);
+	disclosure_apply_cell(&K10, KPI_SHARE, &c);
+	assert_cleared(&c);
+	ck_assert_str_eq(c.rule, RULE_MIN_K);
 }
 END_TEST
 

@@ -221,6 +221,38 @@ START_TEST(unknown_cells_are_not_sensitive)
 }
 END_TEST
 
+/* Sub-region x region: a region's figure is the sum of its municipalities'
+ * (sub-regions); one small municipality beside the region total and the
+ * others released is recovered, and the cheapest other one protects it.
+ * The same municipalities' age bands link in as a two-level hierarchy. */
+START_TEST(sub_region_and_region)
+{
+	struct lin_audit *a = new_audit();
+	int region = cell(a, LIN_RELEASED, 900);
+	int gm[4], band[4][2], i;
+	bool added[16];
+
+	for (i = 0; i < 4; i++)
+		gm[i] = cell(a, i == 2 ? LIN_SUPPRESSED : LIN_RELEASED,
+			     100 + 100 * i);
+	sum(a, region, gm, 4);
+	for (i = 0; i < 4; i++) {
+		band[i][0] = cell(a, LIN_RELEASED, 50 + i);
+		band[i][1] = cell(a, LIN_RELEASED, 60 + i);
+		sum(a, gm[i], band[i], 2);
+	}
+	/* the suppressed municipality is both region - others and the sum
+	 * of its own two bands */
+	ck_assert_int_eq(lin_audit_check(a, NULL), 1);
+	ck_assert_int_gt(lin_audit_protect(a, added), 1);
+	ck_assert_int_eq(lin_audit_check(a, NULL), 0);
+	/* its bands cannot both stay released */
+	ck_assert(lin_audit_suppressed(a, band[2][0]) ||
+		  lin_audit_suppressed(a, band[2][1]));
+	lin_audit_free(a);
+}
+END_TEST
+
 /* Only locked cells left: protection is impossible and says so. */
 START_TEST(locked_cells_cannot_protect)
 {
@@ -412,6 +444,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, earlier_release_is_in_the_audit);
 	tcase_add_test(tc, locked_cells_cannot_protect);
 	tcase_add_test(tc, unknown_cells_are_not_sensitive);
+	tcase_add_test(tc, sub_region_and_region);
 	tcase_add_test(tc, chain_through_suppressed_cells);
 	tcase_add_test(tc, bad_sums_refused);
 	tcase_add_test(tc, differential_random_systems);
