@@ -354,13 +354,40 @@ static void union_rule(struct kpi_value *v, const struct persons *pp,
 	}
 }
 
+int disclosure_strata_sums(struct lin_audit *a, const struct kpi_value *v,
+			   const int *idx)
+{
+	int parts[KPI_MAX_STRATA];
+	size_t j, i;
+	int rc = 0;
+
+	if (v->nstrata > KPI_MAX_STRATA)
+		return -IZA_ETOOBIG;
+	/* one sum per stratifier, at its first stratum */
+	for (j = 0; j < v->nstrata && rc == 0; j++) {
+		const char *name = v->strata[j].stratifier;
+		size_t n = 0;
+
+		for (i = 0; i < j; i++)
+			if (strcmp(v->strata[i].stratifier, name) == 0)
+				break;
+		if (i < j)
+			continue;
+		for (i = j; i < v->nstrata; i++)
+			if (strcmp(v->strata[i].stratifier, name) == 0)
+				parts[n++] = idx[i + 1];
+		rc = lin_audit_sum(a, idx[0], parts, n);
+	}
+	return rc;
+}
+
 static void secondary_suppress(struct kpi_value *v, const struct persons *pp,
 			       enum kpi_kind kind, int min_k)
 {
 	struct lin_audit *a = NULL;
-	int idx[KPI_MAX_STRATA + 1], parts[KPI_MAX_STRATA];
+	int idx[KPI_MAX_STRATA + 1];
 	bool added[KPI_MAX_STRATA + 1];
-	size_t j, k;
+	size_t j;
 	int rc;
 
 	if (v->nstrata == 0)
@@ -389,21 +416,8 @@ static void secondary_suppress(struct kpi_value *v, const struct persons *pp,
 			idx[j] = rc;
 		}
 	}
-	/* one sum per stratifier, at its first stratum */
-	for (j = 0; j < v->nstrata && rc >= 0; j++) {
-		const char *name = v->strata[j].stratifier;
-		size_t n = 0;
-
-		for (k = 0; k < j; k++)
-			if (strcmp(v->strata[k].stratifier, name) == 0)
-				break;
-		if (k < j)
-			continue;
-		for (k = j; k < v->nstrata; k++)
-			if (strcmp(v->strata[k].stratifier, name) == 0)
-				parts[n++] = idx[k + 1];
-		rc = lin_audit_sum(a, idx[0], parts, n);
-	}
+	if (rc >= 0)
+		rc = disclosure_strata_sums(a, v, idx);
 	if (rc >= 0)
 		rc = lin_audit_protect(a, added);
 	lin_audit_free(a);

@@ -100,6 +100,13 @@ void disclosure_apply(const struct disclosure_params *dp,
  * the reason (fixed text, never a count).  For release.c. */
 void disclosure_suppress(struct kpi_cell *c, const char *rule, const char *why);
 
+struct lin_audit;
+/* Declare total = sum(strata) for each stratifier of v in a: idx[0] is the
+ * audit cell of v's total, idx[1 + j] that of stratum j.  For release.c's
+ * period grid and secondary_suppress alike.  0 or a negative code. */
+int disclosure_strata_sums(struct lin_audit *a, const struct kpi_value *v,
+			   const int *idx);
+
 /* Apply the rule for `kind` to one cell (what disclosure_apply does for each
  * cell and stratum); fails closed like disclosure_apply. */
 void disclosure_apply_cell(const struct disclosure_params *dp,

@@ -138,31 +138,6 @@ static void year_grid(const struct period *p, struct period grid[17])
 		period_make(PERIOD_MONTH, p->year, i, &grid[4 + i]);
 }
 
-/* Sums total = strata per stratifier, for the cells idx[1..] of a period. */
-static int strata_sums(struct lin_audit *a, const struct kpi_value *v,
-		       const int *idx)
-{
-	int parts[KPI_MAX_STRATA];
-	size_t j, i;
-	int rc = 0;
-
-	for (j = 0; j < v->nstrata && rc == 0; j++) {
-		const char *name = v->strata[j].stratifier;
-		size_t n = 0;
-
-		for (i = 0; i < j; i++)
-			if (strcmp(v->strata[i].stratifier, name) == 0)
-				break;
-		if (i < j)
-			continue;
-		for (i = j; i < v->nstrata; i++)
-			if (strcmp(v->strata[i].stratifier, name) == 0)
-				parts[n++] = idx[i + 1];
-		rc = lin_audit_sum(a, idx[0], parts, n);
-	}
-	return rc;
-}
-
 static int grid_audit(struct ledger *l, const struct period *cur,
 		      struct kpi_value *v, struct iza_error *err)
 {
@@ -209,7 +184,7 @@ static int grid_audit(struct ledger *l, const struct period *cur,
 		}
 	}
 	for (g = 0; g < GRID_PERIODS && rc >= 0; g++)
-		rc = strata_sums(a, v, idx[g]);
+		rc = disclosure_strata_sums(a, v, idx[g]);
 	for (j = 0; j < nkeys && rc >= 0; j++) {
 		int qs[4], ms[3];
 
