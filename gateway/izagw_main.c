@@ -31,6 +31,7 @@
 #include "kpi_format.h"
 #include "ledger.h"
 #include "release.h"
+#include "report_check.h"
 #include "mapping.h"
 #include "period.h"
 #include "pseudo.h"
@@ -646,6 +647,9 @@ static int cmd_report(struct gw *g, int argc, char **argv)
 		release_round(r, g->cfg->rounding);
 		rc = report_build(g->kpis, r, &meta, &bundle, &g->err);
 	}
+	/* only what passes the allow-list leaves the region */
+	if (rc == 0)
+		rc = report_check(bundle, &g->err);
 	if (rc)
 		goto out;
 	if (outfile) {
