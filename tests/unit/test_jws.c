@@ -122,7 +122,7 @@ START_TEST(tampering_refused)
 	ck_assert_int_lt(verify(t, payload, &err), 0);
 	free(t);
 	/* the header of another report (region ZK14) with this signature */
-	strcpy(other.region, "ZK14");
+	snprintf(other.region, sizeof(other.region), "ZK14");
 	h2 = sign_as("region-ZK02", &other, payload);
 	forged = malloc(n + strlen(h2));
 	snprintf(forged, n + strlen(h2), "%.*s%s", (int)(strchr(h2, '.') - h2),
