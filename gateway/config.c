@@ -21,6 +21,10 @@ void config_free(struct gw_config *c)
 	free(c->key_file);
 	free(c->store_path);
 	free(c->ledger_path);
+	free(c->outbox_path);
+	free(c->signing_key);
+	free(c->signing_chain);
+	free(c->plan);
 	jutil_strv_free(c->provider_consent);
 	free(c->quarantine_dir);
 	free(c->mapping_dir);
@@ -131,6 +135,10 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 					   "dp_budget_quarter",
 					   "dp_budget_year",
 					   "rounding",
+					   "signing_key",
+					   "signing_chain",
+					   "plan",
+					   "outbox",
 					   "description",
 					   NULL};
 	struct gw_config *c = calloc(1, sizeof(*c));
@@ -171,6 +179,17 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 		if (rc == 0)
 			rc = str_member(path, root, "ledger", &c->ledger_path,
 					err);
+		if (rc == 0)
+			rc = str_member(path, root, "outbox", &c->outbox_path,
+					err);
+		if (rc == 0)
+			rc = str_member(path, root, "signing_key",
+					&c->signing_key, err);
+		if (rc == 0)
+			rc = str_member(path, root, "signing_chain",
+					&c->signing_chain, err);
+		if (rc == 0)
+			rc = str_member(path, root, "plan", &c->plan, err);
 		if (rc == 0)
 			rc = str_member(path, root, "quarantine_dir",
 					&c->quarantine_dir, err);
@@ -258,6 +277,8 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 		c->store_path = join(c->data_dir, "events.db");
 	if (!c->ledger_path)
 		c->ledger_path = join(c->data_dir, "ledger.db");
+	if (!c->outbox_path)
+		c->outbox_path = join(c->data_dir, "outbox.db");
 	if (!c->quarantine_dir)
 		c->quarantine_dir = join(c->data_dir, "quarantine");
 	if (!c->data_dir || !c->mapping_dir || !c->key_file || !c->store_path ||

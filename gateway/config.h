@@ -41,6 +41,11 @@ struct gw_config {
 	int64_t dp_budget_quarter; /* 1000 (epsilon 1 per quarter) */
 	int64_t dp_budget_year;	   /* 4000 */
 	int rounding; /* published counts to a multiple of this (5); 0 off */
+	/* signed upload: reports are queued in the outbox when both are set */
+	char *signing_key;   /* PEM EC P-256 key of the region certificate */
+	char *signing_chain; /* PEM: the region certificate, then its CA */
+	char *plan;	     /* the plan the region reports for (JWS claim) */
+	char *outbox_path;   /* default DATA/outbox.db */
 };
 
 /* path may be NULL (defaults only). */

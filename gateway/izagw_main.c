@@ -31,6 +31,8 @@
 #include "kpi_format.h"
 #include "ledger.h"
 #include "release.h"
+#include "jws.h"
+#include "outbox.h"
 #include "report_check.h"
 #include "mapping.h"
 #include "period.h"
@@ -561,7 +563,7 @@ static int check_budget(struct gw *g, const char *const *scopes, int64_t milli)
  * release that is recorded but not sent only makes later ones stricter),
  * charging the privacy budget for its noisy KPIs. */
 static int record_release(struct gw *g, const struct kpi_results *r,
-			  int64_t now)
+			  int64_t now, int64_t *seq_out)
 {
 	struct ledger_cell *cells = NULL;
 	const char *scopes[3];
@@ -580,6 +582,8 @@ static int record_release(struct gw *g, const struct kpi_results *r,
 		rc = ledger_append(g->ledger, r->period.label, g->kpis->version,
 				   now, cells, n, scopes, milli, &seq, &g->err);
 	free(cells);
+	if (rc == 0)
+		*seq_out = seq;
 	if (rc == 0)
 		fprintf(stderr,
 			"izagw report: release %lld of %s recorded in %s%s\n",
@@ -613,11 +617,64 @@ static int cmd_kpis(struct gw *g, int argc, char **argv)
 	return rc;
 }
 
+/* Sign the exact bytes of the report and queue them for upload, when the
+ * region's signing key and certificate chain are configured. */
+static int enqueue_signed(struct gw *g, const json_t *bundle, const char *id,
+			  const struct kpi_results *r, int64_t now)
+{
+	struct jws_signer *signer = NULL;
+	struct outbox *ob = NULL;
+	struct jws_claims c;
+	char *body = NULL, *jws = NULL;
+	bool added = false;
+	int rc;
+
+	if (!g->cfg->signing_key || !g->cfg->signing_chain) {
+		fputs("izagw report: not queued for upload (no signing_key and "
+		      "signing_chain configured)\n",
+		      stderr);
+		return 0;
+	}
+	if (!g->cfg->plan || !g->cfg->plan[0])
+		return iza_error_set(&g->err, -IZA_ECONFIG, NULL, 0, "plan",
+				     "signed upload needs the plan the region "
+				     "reports for (configuration member "
+				     "\"plan\")");
+	memset(&c, 0, sizeof(c));
+	snprintf(c.report_id, sizeof(c.report_id), "%s", id);
+	snprintf(c.region, sizeof(c.region), "%s", r->region);
+	snprintf(c.plan, sizeof(c.plan), "%s", g->cfg->plan);
+	snprintf(c.period, sizeof(c.period), "%s", r->period.label);
+	body = report_dumps(bundle);
+	rc = body ? jws_signer_load(g->cfg->signing_key, g->cfg->signing_chain,
+				    &signer, &g->err)
+		  : -IZA_ENOMEM;
+	if (rc == 0)
+		rc = jws_sign(signer, &c, body, strlen(body), &jws, &g->err);
+	if (rc == 0)
+		rc = outbox_open(g->cfg->outbox_path, true, &ob, &g->err);
+	if (rc == 0)
+		rc = outbox_enqueue(ob, id, c.region, c.plan, c.period, body,
+				    strlen(body), jws, now, &added, &g->err);
+	if (rc == 0)
+		fprintf(stderr,
+			"izagw report: signed and queued for upload as report "
+			"%s in %s\n",
+			id, g->cfg->outbox_path);
+	outbox_close(ob);
+	jws_signer_free(signer);
+	free(jws);
+	free(body);
+	return rc;
+}
+
 static int cmd_report(struct gw *g, int argc, char **argv)
 {
 	const char *outfile = NULL;
 	struct kpi_results *r = NULL;
 	struct report_meta meta;
+	char report_id[37] = "";
+	int64_t seq = 0;
 	json_t *bundle = NULL;
 	struct period p;
 	int rc;
@@ -642,7 +699,15 @@ static int cmd_report(struct gw *g, int argc, char **argv)
 	meta.disclosure_test_mode = g->cfg->test_mode;
 	meta.disclosure_rounding = g->cfg->rounding > 1 ? g->cfg->rounding : 0;
 	/* the ledger keeps the exact numbers; the report the rounded ones */
-	rc = record_release(g, r, meta.now);
+	rc = record_release(g, r, meta.now, &seq);
+	if (rc == 0) {
+		char name[96];
+
+		snprintf(name, sizeof(name), "iza-release:v1|%s|%s|%lld",
+			 r->region, r->period.label, (long long)seq);
+		rc = report_name_uuid(name, report_id);
+		meta.report_id = report_id;
+	}
 	if (rc == 0) {
 		release_round(r, g->cfg->rounding);
 		rc = report_build(g->kpis, r, &meta, &bundle, &g->err);
@@ -650,6 +715,8 @@ static int cmd_report(struct gw *g, int argc, char **argv)
 	/* only what passes the allow-list leaves the region */
 	if (rc == 0)
 		rc = report_check(bundle, &g->err);
+	if (rc == 0)
+		rc = enqueue_signed(g, bundle, report_id, r, meta.now);
 	if (rc)
 		goto out;
 	if (outfile) {
@@ -666,6 +733,43 @@ static int cmd_report(struct gw *g, int argc, char **argv)
 out:
 	json_decref(bundle);
 	kpi_results_free(r);
+	return rc;
+}
+
+static int print_failed(void *ctx, const struct outbox_item *it)
+{
+	(void)ctx;
+	printf("  failed report   %s (%s): HTTP %d, %s\n", it->id, it->period,
+	       it->last_status, it->last_error);
+	return 0;
+}
+
+/* The outbox's counts, and every report that will not be sent. */
+static int print_outbox(struct gw *g)
+{
+	struct outbox *ob = NULL;
+	struct outbox_stats st;
+	int rc = outbox_open(g->cfg->outbox_path, false, &ob, &g->err);
+
+	if (rc == -IZA_ENOTFOUND) {
+		memset(&g->err, 0, sizeof(g->err));
+		printf("outbox            empty (%s)\n", g->cfg->outbox_path);
+		return 0;
+	}
+	if (rc == 0)
+		rc = outbox_stats(ob, &st, &g->err);
+	if (rc == 0) {
+		printf("outbox            %lld queued, %lld sent, %lld failed",
+		       (long long)st.queued, (long long)st.sent,
+		       (long long)st.failed);
+		if (st.queued)
+			printf(" (oldest queued %lld s ago)",
+			       (long long)((int64_t)time(NULL) -
+					   st.oldest_queued));
+		putchar('\n');
+		rc = outbox_failed(ob, print_failed, NULL, &g->err);
+	}
+	outbox_close(ob);
 	return rc;
 }
 
@@ -691,6 +795,9 @@ static int cmd_status(struct gw *g, int argc, char **argv)
 	printf("events            %lld\n", (long long)st.events);
 	printf("events whose patient record has not arrived  %lld\n",
 	       (long long)st.events_without_patient);
+	rc = print_outbox(g);
+	if (rc)
+		return rc;
 	rc = ledger_open(g->cfg->ledger_path, false, &g->ledger, &g->err);
 	if (rc == -IZA_ENOTFOUND) {
 		printf("releases          0 (no ledger yet: %s)\n",

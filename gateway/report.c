@@ -222,7 +222,7 @@ static void computable_name(const char *id, char *out, size_t size)
 }
 
 /* Deterministic UUID (version 8, SHA-256 of the name) into out[37]. */
-static int name_uuid(const char *name, char out[37])
+int report_name_uuid(const char *name, char out[37])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -991,6 +991,8 @@ int report_build(const struct kpi_set *ks, const struct kpi_results *r,
 	if (!bundle || !entries)
 		goto out;
 	TRY(put_str(bundle, "resourceType", "Bundle"));
+	if (meta->report_id && meta->report_id[0])
+		TRY(put_str(bundle, "id", meta->report_id));
 	TRY(put_str(bundle, "type", "collection"));
 	TRY(put_str(bundle, "timestamp", now));
 
@@ -1011,7 +1013,7 @@ int report_build(const struct kpi_set *ks, const struct kpi_results *r,
 					   "KPI set version too long");
 			goto out;
 		}
-		rc = name_uuid(name, uuid);
+		rc = report_name_uuid(name, uuid);
 		if (rc) {
 			iza_error_set(err, rc, NULL, 0, "report",
 				      "SHA-256 failed");

@@ -34,7 +34,13 @@ struct report_meta {
 	int disclosure_k;
 	bool disclosure_test_mode; /* must make a receiver refuse the report */
 	int disclosure_rounding;   /* base of published counts, 0 none */
+	const char *report_id;	   /* Bundle.id (the release's report id), or
+				      NULL: no id */
 };
+
+/* Deterministic UUID (RFC 9562 version 8, SHA-256 of name) into out[37]:
+ * the ids of MeasureReports and of releases. */
+int report_name_uuid(const char *name, char out[37]);
 
 /*
  * Build the Bundle; *out is a new reference owned by the caller (written
