@@ -1,0 +1,389 @@
+/*
+ * izamon - the plan-monitoring database's command line (the national side).
+ *
+ *   izamon [--config FILE] init
+ *   izamon [--config FILE] regions add ZKnn --cert FILE --plans ID[,ID...]
+ *   izamon [--config FILE] verify REPORT.json --jws FILE [--ca FILE]
+ *   izamon [--config FILE] audit verify
+ *
+ * The HTTPS service (izamon serve, POST /reports) comes with the upload
+ * issue; what is here is the database, enrolment, the audit log and the
+ * offline verification every received report will go through.  This file
+ * is the one place that prints and chooses exit codes.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "iza_error.h"
+#include "json_util.h"
+#include "mon_store.h"
+#include "mon_verify.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_CONFIG = 3,
+	EXIT_REFUSED = 6
+};
+
+static const char usage_text[] =
+    "usage: izamon [--config FILE] COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  init                      create the data directory, the database "
+    "and the audit log\n"
+    "  regions add ZKnn --cert FILE --plans ID[,ID...]\n"
+    "                            enrol a region gateway's certificate for "
+    "plans\n"
+    "  verify REPORT --jws FILE [--ca FILE]\n"
+    "                            check a saved report and its detached "
+    "signature offline\n"
+    "  audit verify              recompute the audit log's hash chain\n"
+    "\n"
+    "Configuration (JSON): data_dir (izamon-data), database "
+    "(sqlite:DATA/izamon.db),\n"
+    "ca (the trusted CA certificates, PEM).\n"
+    "\n"
+    "Exit codes: 0 success, 1 failure, 2 usage, 3 configuration, 6 the "
+    "report or the audit log\ndoes not verify.\n";
+
+struct mon {
+	char data_dir[1024], database[1100], ca[1024];
+	struct mon_store store;
+	struct iza_error err;
+};
+
+static int load_config(const char *path, struct mon *m)
+{
+	static const char *const keys[] = {"data_dir", "database", "ca",
+					   "description", NULL};
+	json_t *root = NULL;
+	const char *s;
+	int rc = 0;
+
+	snprintf(m->data_dir, sizeof(m->data_dir), "izamon-data");
+	if (path) {
+		rc = jutil_load_file(path, &root, &m->err);
+		if (rc == 0)
+			rc = jutil_check_keys(path, "config", root, keys,
+					      -IZA_ECONFIG, &m->err);
+		if (rc == 0 &&
+		    (rc = jutil_string(path, "config", root, "data_dir", false,
+				       &s, -IZA_ECONFIG, &m->err)) == 0 &&
+		    s)
+			snprintf(m->data_dir, sizeof(m->data_dir), "%s", s);
+		if (rc == 0 &&
+		    (rc = jutil_string(path, "config", root, "database", false,
+				       &s, -IZA_ECONFIG, &m->err)) == 0 &&
+		    s)
+			snprintf(m->database, sizeof(m->database), "%s", s);
+		if (rc == 0 &&
+		    (rc = jutil_string(path, "config", root, "ca", false, &s,
+				       -IZA_ECONFIG, &m->err)) == 0 &&
+		    s)
+			snprintf(m->ca, sizeof(m->ca), "%s", s);
+		json_decref(root);
+	}
+	if (!m->database[0])
+		snprintf(m->database, sizeof(m->database),
+			 "sqlite:%s/izamon.db", m->data_dir);
+	return rc;
+}
+
+static int cmd_init(struct mon *m, int argc, char **argv)
+{
+	int rc;
+
+	(void)argv;
+	if (argc > 1)
+		return -IZA_EUSAGE;
+	if (mkdir(m->data_dir, 0700) != 0 && errno != EEXIST)
+		return iza_error_set(&m->err, -IZA_EIO, m->data_dir, 0, NULL,
+				     "cannot create the data directory: %s",
+				     strerror(errno));
+	rc = mon_store_open(m->database, true, &m->store, &m->err);
+	if (rc == 0)
+		rc = mon_audit_append(&m->store, (int64_t)time(NULL),
+				      "izamon.init", "izamon", "", m->database,
+				      &m->err);
+	if (rc == 0)
+		printf("izamon: database %s ready, audit log started\n",
+		       m->database);
+	return rc;
+}
+
+/* SHA-256 fingerprint (hex) of the first certificate in a PEM file. */
+static int cert_fingerprint(const char *path, char out[65], char *subject,
+			    size_t subject_size, struct iza_error *err)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	if (f)
+		fclose(f);
+	if (!x || X509_digest(x, EVP_sha256(), md, &n) != 1) {
+		X509_free(x);
+		return iza_error_set(err, -IZA_ECRYPTO, path, 0, NULL,
+				     "not a PEM certificate");
+	}
+	for (i = 0; i < n && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	X509_NAME_oneline(X509_get_subject_name(x), subject, (int)subject_size);
+	X509_free(x);
+	return 0;
+}
+
+static int cmd_regions(struct mon *m, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"cert", required_argument, 0, 'c'},
+	    {"plans", required_argument, 0, 'p'},
+	    {0, 0, 0, 0}};
+	const char *cert = NULL, *plans = NULL, *code;
+	struct mon_region r;
+	char subject[256], what[512];
+	int c, rc;
+
+	if (argc < 3 || strcmp(argv[1], "add") != 0)
+		return -IZA_EUSAGE;
+	code = argv[2];
+	optind = 0; /* glibc: a full restart; argv + 2 starts at the code */
+	while ((c = getopt_long(argc - 2, argv + 2, "", opts, NULL)) != -1) {
+		if (c == 'c')
+			cert = optarg;
+		else if (c == 'p')
+			plans = optarg;
+		else
+			return -IZA_EUSAGE;
+	}
+	if (!cert || !plans || strlen(code) != 4 || strncmp(code, "ZK", 2) != 0)
+		return -IZA_EUSAGE;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.code, sizeof(r.code), "%s", code);
+	snprintf(r.plans, sizeof(r.plans), "%s", plans);
+	rc = cert_fingerprint(cert, r.cert_sha256, subject, sizeof(subject),
+			      &m->err);
+	if (rc == 0)
+		rc = mon_store_open(m->database, false, &m->store, &m->err);
+	if (rc == 0)
+		rc = m->store.ops->region_put(m->store.impl, &r, &m->err);
+	snprintf(what, sizeof(what), "%s plans %s cert sha256 %s", code, plans,
+		 r.cert_sha256);
+	if (rc == 0)
+		rc = mon_audit_append(&m->store, (int64_t)time(NULL),
+				      "region.enrolled", subject, code, what,
+				      &m->err);
+	if (rc == 0)
+		printf("izamon: region %s enrolled for %s (certificate %s)\n",
+		       code, plans, r.cert_sha256);
+	return rc;
+}
+
+static char *slurp(const char *path, size_t *len, struct iza_error *err)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f) {
+		iza_error_set(err, -IZA_EIO, path, 0, NULL, "cannot read: %s",
+			      strerror(errno));
+		return NULL;
+	}
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    n <= (64L << 20) && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n + 1)) != NULL &&
+	    fread(buf, 1, (size_t)n, f) == (size_t)n) {
+		buf[n] = '\0';
+		*len = (size_t)n;
+	} else {
+		free(buf);
+		buf = NULL;
+		iza_error_set(err, -IZA_EIO, path, 0, NULL,
+			      "cannot read (or larger than 64 MiB)");
+	}
+	fclose(f);
+	return buf;
+}
+
+/* With a database: the signer must be the certificate enrolled for the
+ * claimed region, and the plan one the region may report for. */
+static int check_enrolment(struct mon *m, const struct mon_verified *v,
+			   bool *checked)
+{
+	struct mon_region r;
+	char plans[520], *tok, *save = NULL;
+	int rc = mon_store_open(m->database, false, &m->store, &m->err);
+
+	*checked = false;
+	if (rc == -IZA_ENOTFOUND) {
+		memset(&m->err, 0, sizeof(m->err));
+		return 0;
+	}
+	if (rc == 0)
+		rc = m->store.ops->region_get(m->store.impl, v->claims.region,
+					      &r, &m->err);
+	if (rc < 0)
+		return rc;
+	*checked = true;
+	if (rc == 0)
+		return iza_error_set(&m->err, -IZA_EINVALID, NULL, 0, "region",
+				     "region %s is not enrolled",
+				     v->claims.region);
+	if (strcmp(r.cert_sha256, v->signer_sha256) != 0)
+		return iza_error_set(&m->err, -IZA_EINVALID, NULL, 0, "signer",
+				     "the signing certificate is not the one "
+				     "enrolled for region %s",
+				     v->claims.region);
+	snprintf(plans, sizeof(plans), "%s", r.plans);
+	for (tok = strtok_r(plans, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save))
+		if (strcmp(tok, v->claims.plan) == 0)
+			return 0;
+	return iza_error_set(&m->err, -IZA_EINVALID, NULL, 0, "plan",
+			     "region %s may not report for plan %s",
+			     v->claims.region, v->claims.plan);
+}
+
+static int cmd_verify(struct mon *m, int argc, char **argv)
+{
+	static const struct option opts[] = {{"jws", required_argument, 0, 'j'},
+					     {"ca", required_argument, 0, 'a'},
+					     {0, 0, 0, 0}};
+	const char *jws_path = NULL, *ca = m->ca[0] ? m->ca : NULL, *file;
+	struct mon_verified v;
+	char *body = NULL, *jws = NULL;
+	size_t blen = 0, jlen = 0;
+	bool enrolled = false;
+	int c, rc;
+
+	optind = 0; /* glibc: a full restart of getopt */
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'j')
+			jws_path = optarg;
+		else if (c == 'a')
+			ca = optarg;
+		else
+			return -IZA_EUSAGE;
+	}
+	if (optind + 1 != argc || !jws_path)
+		return -IZA_EUSAGE;
+	if (!ca)
+		return iza_error_set(&m->err, -IZA_ECONFIG, NULL, 0, "ca",
+				     "no trusted CA: --ca FILE or \"ca\" in "
+				     "the configuration");
+	file = argv[optind];
+	body = slurp(file, &blen, &m->err);
+	jws = body ? slurp(jws_path, &jlen, &m->err) : NULL;
+	if (!jws) {
+		free(body);
+		return -IZA_EIO;
+	}
+	while (jlen && (jws[jlen - 1] == '\n' || jws[jlen - 1] == '\r'))
+		jws[--jlen] = '\0';
+	rc = mon_verify_report(body, blen, jws, ca, 0, &v, &m->err);
+	if (rc == 0)
+		rc = check_enrolment(m, &v, &enrolled);
+	if (rc == 0)
+		printf("izamon: %s verifies%s: report %s, region %s, plan %s, "
+		       "period %s, %zu MeasureReports, signed by %s "
+		       "(certificate sha256 %s)\n",
+		       file,
+		       enrolled ? "" : " (no database: enrolment not checked)",
+		       v.claims.report_id, v.claims.region, v.claims.plan,
+		       v.claims.period, v.measure_reports, v.signer_subject,
+		       v.signer_sha256);
+	free(body);
+	free(jws);
+	return rc ? (rc == -IZA_EIO ? rc : -IZA_EINVALID) : 0;
+}
+
+static int cmd_audit(struct mon *m, int argc, char **argv)
+{
+	int64_t n = 0;
+	int rc;
+
+	if (argc != 2 || strcmp(argv[1], "verify") != 0)
+		return -IZA_EUSAGE;
+	rc = mon_store_open(m->database, false, &m->store, &m->err);
+	if (rc == 0)
+		rc = mon_audit_verify(&m->store, &n, &m->err);
+	if (rc == 0)
+		printf("izamon: audit log intact (%lld entries)\n",
+		       (long long)n);
+	return rc == -IZA_ESTORE && m->err.line > 0 ? -IZA_EINVALID : rc;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(struct mon *m, int argc, char **argv);
+} commands[] = {{"init", cmd_init},
+		{"regions", cmd_regions},
+		{"verify", cmd_verify},
+		{"audit", cmd_audit}};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, 0, 'c'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0}};
+	const char *config = NULL;
+	struct mon m;
+	char buf[1400];
+	size_t i;
+	int c, rc;
+
+	memset(&m, 0, sizeof(m));
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c == 'c') {
+			config = optarg;
+		} else if (c == 'h') {
+			fputs(usage_text, stdout);
+			return EXIT_OK;
+		} else {
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		fprintf(stderr, "izamon: unknown command \"%s\"\n\n%s",
+			argv[optind], usage_text);
+		return EXIT_USAGE;
+	}
+	rc = load_config(config, &m);
+	if (rc == 0)
+		rc = commands[i].run(&m, argc - optind, argv + optind);
+	mon_store_close(&m.store);
+	if (rc == 0)
+		return EXIT_OK;
+	if (rc == -IZA_EUSAGE) {
+		fputs("izamon: invalid usage; see izamon --help\n", stderr);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "izamon: %s\n",
+		iza_error_format(&m.err, buf, sizeof(buf)));
+	if (rc == -IZA_ECONFIG)
+		return EXIT_CONFIG;
+	return rc == -IZA_EINVALID ? EXIT_REFUSED : EXIT_FAIL;
+}

@@ -1,0 +1,378 @@
+/*
+ * mon_sqlite.c - the SQLite backend of izamon's storage (contract in
+ * mon_store.h).  Portable SQL only (no WITHOUT ROWID, no UPSERT syntax
+ * beyond what PostgreSQL shares), so a PostgreSQL backend can use the same
+ * statements.
+ */
+#include "mon_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+struct sq {
+	sqlite3 *db;
+	char *path;
+};
+
+static const char *const schema_sql =
+    "CREATE TABLE IF NOT EXISTS regions("
+    " code TEXT PRIMARY KEY,"
+    " cert_sha256 TEXT NOT NULL,"
+    " plans TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS reports("
+    " id TEXT PRIMARY KEY,"
+    " region TEXT NOT NULL,"
+    " plan TEXT NOT NULL,"
+    " period TEXT NOT NULL,"
+    " received BIGINT NOT NULL,"
+    " signer_sha256 TEXT NOT NULL,"
+    " body BLOB NOT NULL,"
+    " jws TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit("
+    " seq BIGINT PRIMARY KEY,"
+    " time BIGINT NOT NULL,"
+    " event TEXT NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " on_behalf TEXT NOT NULL,"
+    " what TEXT NOT NULL,"
+    " prev_hash BLOB NOT NULL,"
+    " hash BLOB NOT NULL);"
+    "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
+
+static int fail(struct sq *q, struct iza_error *err, const char *what)
+{
+	return iza_error_set(err, -IZA_ESTORE, q->path, 0, NULL, "%s: %s", what,
+			     q->db ? sqlite3_errmsg(q->db) : "no database");
+}
+
+static void sq_close(void *impl)
+{
+	struct sq *q = impl;
+
+	if (!q)
+		return;
+	sqlite3_close(q->db);
+	free(q->path);
+	free(q);
+}
+
+static int sq_open(const char *where, bool create, void **impl,
+		   struct iza_error *err)
+{
+	struct sq *q;
+
+	if (access(where, F_OK) != 0) {
+		int fd;
+
+		if (!create)
+			return iza_error_set(err, -IZA_ENOTFOUND, where, 0,
+					     NULL,
+					     "no monitoring database (izamon "
+					     "init makes one)");
+		fd = open(where, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return iza_error_set(err, -IZA_EIO, where, 0, NULL,
+					     "cannot create the database: %s",
+					     strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	q = calloc(1, sizeof(*q));
+	if (!q || !(q->path = strdup(where))) {
+		free(q);
+		return -IZA_ENOMEM;
+	}
+	if (sqlite3_open_v2(where, &q->db, SQLITE_OPEN_READWRITE, NULL) !=
+		SQLITE_OK ||
+	    sqlite3_busy_timeout(q->db, 5000) != SQLITE_OK ||
+	    sqlite3_exec(q->db,
+			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL",
+			 NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(q->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		int rc = fail(q, err, "cannot open the monitoring database");
+
+		sq_close(q);
+		return rc;
+	}
+	*impl = q;
+	return 0;
+}
+
+static void text(sqlite3_stmt *s, int i, const char *t)
+{
+	sqlite3_bind_text(s, i, t ? t : "", -1, SQLITE_TRANSIENT);
+}
+
+static void copy(char *dst, size_t size, sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+/* Prepare sql into *out; 0 or a store error. */
+static int one(struct sq *q, const char *sql, sqlite3_stmt **out,
+	       struct iza_error *err)
+{
+	if (sqlite3_prepare_v2(q->db, sql, -1, out, NULL) != SQLITE_OK)
+		return fail(q, err, "database statement failed");
+	return 0;
+}
+
+static int sq_region_put(void *impl, const struct mon_region *r,
+			 struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	int rc = one(q,
+		     "INSERT OR REPLACE INTO regions(code, cert_sha256, plans) "
+		     "VALUES (?1, ?2, ?3)",
+		     &s, err);
+
+	if (rc)
+		return rc;
+	text(s, 1, r->code);
+	text(s, 2, r->cert_sha256);
+	text(s, 3, r->plans);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : fail(q, err, "cannot enrol");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_region_get(void *impl, const char *code, struct mon_region *out,
+			 struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	int rc = one(q,
+		     "SELECT code, cert_sha256, plans FROM regions WHERE code "
+		     "= ?1",
+		     &s, err),
+	    step;
+
+	if (rc)
+		return rc;
+	text(s, 1, code);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		copy(out->code, sizeof(out->code), s, 0);
+		copy(out->cert_sha256, sizeof(out->cert_sha256), s, 1);
+		copy(out->plans, sizeof(out->plans), s, 2);
+		rc = 1;
+	} else {
+		rc = step == SQLITE_DONE ? 0 : fail(q, err, "cannot read");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_report_put(void *impl, const struct mon_report *r,
+			 enum mon_put *res, struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	int rc, step;
+
+	rc = one(q,
+		 "INSERT INTO reports(id, region, plan, period, received, "
+		 "signer_sha256, body, jws) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+		 "?7, ?8)",
+		 &s, err);
+	if (rc)
+		return rc;
+	text(s, 1, r->id);
+	text(s, 2, r->region);
+	text(s, 3, r->plan);
+	text(s, 4, r->period);
+	sqlite3_bind_int64(s, 5, r->received);
+	text(s, 6, r->signer_sha256);
+	sqlite3_bind_blob(s, 7, r->body, (int)r->body_len, SQLITE_STATIC);
+	text(s, 8, r->jws);
+	step = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (step == SQLITE_DONE) {
+		*res = MON_INSERTED;
+		return 0;
+	}
+	if (step != SQLITE_CONSTRAINT)
+		return fail(q, err, "cannot store the report");
+	/* the id is taken: the same bytes, or another report? */
+	rc = one(q, "SELECT body FROM reports WHERE id = ?1", &s, err);
+	if (rc)
+		return rc;
+	text(s, 1, r->id);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*res = (size_t)sqlite3_column_bytes(s, 0) == r->body_len &&
+			       memcmp(sqlite3_column_blob(s, 0), r->body,
+				      r->body_len) == 0
+			   ? MON_DUPLICATE
+			   : MON_CONFLICT;
+		rc = 0;
+	} else {
+		rc = fail(q, err, "cannot read the stored report");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_report_get(void *impl, const char *id, struct mon_report *out,
+			 struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	int rc = one(q,
+		     "SELECT id, region, plan, period, received, "
+		     "signer_sha256, body, jws FROM reports WHERE id = ?1",
+		     &s, err),
+	    step;
+
+	if (rc)
+		return rc;
+	text(s, 1, id);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(s, 6);
+		const unsigned char *jws = sqlite3_column_text(s, 7);
+
+		memset(out, 0, sizeof(*out));
+		copy(out->id, sizeof(out->id), s, 0);
+		copy(out->region, sizeof(out->region), s, 1);
+		copy(out->plan, sizeof(out->plan), s, 2);
+		copy(out->period, sizeof(out->period), s, 3);
+		out->received = sqlite3_column_int64(s, 4);
+		copy(out->signer_sha256, sizeof(out->signer_sha256), s, 5);
+		out->body = malloc(n + 1);
+		out->jws = strdup(jws ? (const char *)jws : "");
+		if (!out->body || !out->jws) {
+			mon_report_release(out);
+			rc = -IZA_ENOMEM;
+		} else {
+			if (n)
+				memcpy(out->body, sqlite3_column_blob(s, 6), n);
+			out->body[n] = '\0';
+			out->body_len = n;
+			rc = 1;
+		}
+	} else {
+		rc = step == SQLITE_DONE ? 0 : fail(q, err, "cannot read");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_audit_put(void *impl, const struct mon_audit_entry *e,
+			struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	int rc = one(q,
+		     "INSERT INTO audit(seq, time, event, actor, on_behalf, "
+		     "what, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+		     "?7, ?8)",
+		     &s, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(s, 1, e->seq);
+	sqlite3_bind_int64(s, 2, e->time);
+	text(s, 3, e->event);
+	text(s, 4, e->actor);
+	text(s, 5, e->on_behalf);
+	text(s, 6, e->what);
+	sqlite3_bind_blob(s, 7, e->prev, MON_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 8, e->hash, MON_HASH_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(s) == SQLITE_DONE
+		 ? 0
+		 : fail(q, err, "cannot write the audit log");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static void read_entry(sqlite3_stmt *s, struct mon_audit_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->seq = sqlite3_column_int64(s, 0);
+	e->time = sqlite3_column_int64(s, 1);
+	copy(e->event, sizeof(e->event), s, 2);
+	copy(e->actor, sizeof(e->actor), s, 3);
+	copy(e->on_behalf, sizeof(e->on_behalf), s, 4);
+	copy(e->what, sizeof(e->what), s, 5);
+	if (sqlite3_column_bytes(s, 6) == MON_HASH_LEN)
+		memcpy(e->prev, sqlite3_column_blob(s, 6), MON_HASH_LEN);
+	if (sqlite3_column_bytes(s, 7) == MON_HASH_LEN)
+		memcpy(e->hash, sqlite3_column_blob(s, 7), MON_HASH_LEN);
+}
+
+#define AUDIT_COLS "seq, time, event, actor, on_behalf, what, prev_hash, hash"
+
+static int sq_audit_last(void *impl, struct mon_audit_entry *out,
+			 struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	int rc = one(q,
+		     "SELECT " AUDIT_COLS " FROM audit ORDER BY seq DESC "
+		     "LIMIT 1",
+		     &s, err),
+	    step;
+
+	if (rc)
+		return rc;
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		read_entry(s, out);
+		rc = 1;
+	} else {
+		rc = step == SQLITE_DONE ? 0 : fail(q, err, "cannot read");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_audit_each(void *impl,
+			 int (*cb)(void *ctx, const struct mon_audit_entry *e),
+			 void *ctx, struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	int rc = one(q, "SELECT " AUDIT_COLS " FROM audit ORDER BY seq", &s,
+		     err),
+	    step = SQLITE_DONE;
+
+	if (rc)
+		return rc;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct mon_audit_entry e;
+
+		read_entry(s, &e);
+		if (cb(ctx, &e))
+			break;
+	}
+	rc = step == SQLITE_ROW || step == SQLITE_DONE
+		 ? 0
+		 : fail(q, err, "cannot read the audit log");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+const struct mon_backend mon_backend_sqlite = {
+    .scheme = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .region_put = sq_region_put,
+    .region_get = sq_region_get,
+    .report_put = sq_report_put,
+    .report_get = sq_report_get,
+    .audit_put = sq_audit_put,
+    .audit_last = sq_audit_last,
+    .audit_each = sq_audit_each,
+};

@@ -1,0 +1,103 @@
+/*
+ * mon_store.h - izamon's storage behind one small interface: enrolled
+ * regions, received reports (the exact signed bytes and their JWS) and the
+ * audit log.  A backend is a const struct of function pointers chosen by
+ * the database URL (mon_store_open): "sqlite:PATH" today; PostgreSQL
+ * ("postgresql://...") is a later backend behind the same interface, so the
+ * SQL is kept portable.
+ *
+ * The audit log's hash chain is computed here, above the backends
+ * (mon_audit_append, mon_audit_verify): a backend only stores and returns
+ * the entries in order.
+ */
+#ifndef IZA_MON_STORE_H
+#define IZA_MON_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iza_error.h"
+
+#define MON_HASH_LEN 32
+
+struct mon_region {
+	char code[8];	      /* ZKnn */
+	char cert_sha256[65]; /* hex fingerprint of the enrolled certificate */
+	char plans[512];      /* comma-separated plan ids it may report for */
+};
+
+struct mon_report {
+	char id[80], region[8], plan[80], period[12];
+	char signer_sha256[65];
+	int64_t received;
+	char *body; /* heap, when loaded */
+	size_t body_len;
+	char *jws; /* heap, when loaded */
+};
+
+/* NEN 7513 style: what happened, when, by which certificate/organisation,
+ * on whose behalf, to what. */
+struct mon_audit_entry {
+	int64_t seq, time;
+	char event[32];	    /* report.received, region.enrolled, ... */
+	char actor[128];    /* certificate subject / organisation */
+	char on_behalf[64]; /* region or insurer code */
+	char what[256];	    /* the object: report id, plan, ... */
+	uint8_t prev[MON_HASH_LEN], hash[MON_HASH_LEN];
+};
+
+enum mon_put { MON_INSERTED, MON_DUPLICATE, MON_CONFLICT };
+
+struct mon_backend;
+
+struct mon_store {
+	const struct mon_backend *ops;
+	void *impl;
+};
+
+struct mon_backend {
+	const char *scheme; /* "sqlite" */
+	int (*open)(const char *where, bool create, void **impl,
+		    struct iza_error *err);
+	void (*close)(void *impl);
+	int (*region_put)(void *impl, const struct mon_region *r,
+			  struct iza_error *err);
+	/* 1 found, 0 not enrolled, < 0 error */
+	int (*region_get)(void *impl, const char *code, struct mon_region *out,
+			  struct iza_error *err);
+	/* insert, or say whether the same id holds the same bytes */
+	int (*report_put)(void *impl, const struct mon_report *r,
+			  enum mon_put *res, struct iza_error *err);
+	int (*report_get)(void *impl, const char *id, struct mon_report *out,
+			  struct iza_error *err);
+	/* append one audit entry (seq, prev and hash already set) */
+	int (*audit_put)(void *impl, const struct mon_audit_entry *e,
+			 struct iza_error *err);
+	/* the last entry: 1 and *out, 0 when the log is empty */
+	int (*audit_last)(void *impl, struct mon_audit_entry *out,
+			  struct iza_error *err);
+	/* every entry in seq order; cb returns nonzero to stop */
+	int (*audit_each)(void *impl,
+			  int (*cb)(void *ctx, const struct mon_audit_entry *e),
+			  void *ctx, struct iza_error *err);
+};
+
+extern const struct mon_backend mon_backend_sqlite;
+
+/* url "sqlite:PATH"; create makes the database and schema. */
+int mon_store_open(const char *url, bool create, struct mon_store *out,
+		   struct iza_error *err);
+void mon_store_close(struct mon_store *s); /* accepts NULL */
+
+void mon_report_release(struct mon_report *r); /* accepts NULL */
+
+/* Append an audit entry (the chain is computed here). */
+int mon_audit_append(struct mon_store *s, int64_t now, const char *event,
+		     const char *actor, const char *on_behalf, const char *what,
+		     struct iza_error *err);
+/* Recompute the chain: 0 and *n when intact, -IZA_ESTORE naming the first
+ * entry that was changed, removed or moved. */
+int mon_audit_verify(struct mon_store *s, int64_t *n, struct iza_error *err);
+
+#endif
