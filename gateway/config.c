@@ -25,6 +25,8 @@ void config_free(struct gw_config *c)
 	free(c->signing_key);
 	free(c->signing_chain);
 	free(c->plan);
+	free(c->monitor_url);
+	free(c->monitor_ca);
 	jutil_strv_free(c->provider_consent);
 	free(c->quarantine_dir);
 	free(c->mapping_dir);
@@ -139,6 +141,8 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 					   "signing_chain",
 					   "plan",
 					   "outbox",
+					   "monitor_url",
+					   "monitor_ca",
 					   "description",
 					   NULL};
 	struct gw_config *c = calloc(1, sizeof(*c));
@@ -190,6 +194,12 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 					&c->signing_chain, err);
 		if (rc == 0)
 			rc = str_member(path, root, "plan", &c->plan, err);
+		if (rc == 0)
+			rc = str_member(path, root, "monitor_url",
+					&c->monitor_url, err);
+		if (rc == 0)
+			rc = str_member(path, root, "monitor_ca",
+					&c->monitor_ca, err);
 		if (rc == 0)
 			rc = str_member(path, root, "quarantine_dir",
 					&c->quarantine_dir, err);

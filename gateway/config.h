@@ -46,6 +46,8 @@ struct gw_config {
 	char *signing_chain; /* PEM: the region certificate, then its CA */
 	char *plan;	     /* the plan the region reports for (JWS claim) */
 	char *outbox_path;   /* default DATA/outbox.db */
+	char *monitor_url;   /* https://host:port of izamon, for izagw push */
+	char *monitor_ca;    /* CA certificates of izamon's server, PEM */
 };
 
 /* path may be NULL (defaults only). */

@@ -33,6 +33,7 @@
 #include "release.h"
 #include "jws.h"
 #include "outbox.h"
+#include "push.h"
 #include "report_check.h"
 #include "mapping.h"
 #include "period.h"
@@ -73,7 +74,11 @@ static const char usage_text[] =
     "  report --period P [--out FILE]\n"
     "                            FHIR R4 Bundle of Measures and "
     "MeasureReports\n"
-    "  status                    what the event store holds\n"
+    "  status                    what the event store, the outbox and the "
+    "ledger hold\n"
+    "  push [--all]              send the due signed reports to the "
+    "monitoring database\n"
+    "                            (--all: every queued one, due or not)\n"
     "\n"
     "Options: --config FILE (JSON, see docs/configuration.md), --help, "
     "--version\n"
@@ -87,7 +92,8 @@ static const char usage_text[] =
     "  3  invalid configuration, mapping or KPI file\n"
     "  4  no gateway initialised in the data directory\n"
     "  5  ingest finished, but some records were quarantined (see the "
-    "summary)\n";
+    "summary);\n"
+    "     push finished, but some reports wait for a retry or were refused\n";
 
 /* The usage text, then the input formats of the adapter registry. */
 static void usage(FILE *f)
@@ -817,12 +823,52 @@ static int cmd_status(struct gw *g, int argc, char **argv)
 	return rc;
 }
 
+static int cmd_push(struct gw *g, int argc, char **argv)
+{
+	static const struct option opts[] = {{"all", no_argument, 0, 'a'},
+					     {0, 0, 0, 0}};
+	struct push_config pc;
+	struct push_summary sum;
+	struct outbox *ob = NULL;
+	int c, rc;
+
+	memset(&pc, 0, sizeof(pc));
+	optind = 0; /* glibc: a full restart of getopt */
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'a')
+			return -IZA_EUSAGE;
+		pc.all = true;
+	}
+	if (optind != argc)
+		return -IZA_EUSAGE;
+	pc.url = g->cfg->monitor_url;
+	pc.ca = g->cfg->monitor_ca;
+	pc.cert_chain = g->cfg->signing_chain;
+	pc.key = g->cfg->signing_key;
+	rc = outbox_open(g->cfg->outbox_path, false, &ob, &g->err);
+	if (rc == -IZA_ENOTFOUND) {
+		puts("push: nothing to send (no outbox)");
+		return 0;
+	}
+	if (rc == 0)
+		rc = push_run(ob, &pc, (int64_t)time(NULL), &sum, &g->err);
+	outbox_close(ob);
+	if (rc)
+		return rc;
+	printf("push: %d sent, %d to retry, %d refused\n", sum.sent, sum.retry,
+	       sum.failed);
+	if (sum.retry)
+		printf("push: next attempt in %lld s\n",
+		       (long long)(sum.next_attempt - (int64_t)time(NULL)));
+	return sum.retry || sum.failed ? EXIT_QUARANTINED : 0;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(struct gw *g, int argc, char **argv);
 } commands[] = {
     {"init", cmd_init},	    {"ingest", cmd_ingest}, {"kpis", cmd_kpis},
-    {"report", cmd_report}, {"status", cmd_status},
+    {"report", cmd_report}, {"status", cmd_status}, {"push", cmd_push},
 };
 
 int main(int argc, char **argv)

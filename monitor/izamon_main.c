@@ -5,6 +5,7 @@
  *   izamon [--config FILE] regions add ZKnn --cert FILE --plans ID[,ID...]
  *   izamon [--config FILE] verify REPORT.json --jws FILE [--ca FILE]
  *   izamon [--config FILE] audit verify
+ *   izamon [--config FILE] serve [--bind ADDR] [--port N] [--port-file F]
  *
  * The HTTPS service (izamon serve, POST /reports) comes with the upload
  * issue; what is here is the database, enrolment, the audit log and the
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -26,8 +28,11 @@
 
 #include "iza_error.h"
 #include "json_util.h"
+#include "mon_http.h"
 #include "mon_store.h"
 #include "mon_verify.h"
+
+#include <signal.h>
 
 enum {
 	EXIT_OK = 0,
@@ -50,29 +55,38 @@ static const char usage_text[] =
     "                            check a saved report and its detached "
     "signature offline\n"
     "  audit verify              recompute the audit log's hash chain\n"
+    "  serve [--bind ADDR] [--port N] [--port-file FILE]\n"
+    "                            the HTTPS service (POST /reports, GET "
+    "/healthz) until SIGTERM\n"
     "\n"
     "Configuration (JSON): data_dir (izamon-data), database "
     "(sqlite:DATA/izamon.db),\n"
-    "ca (the trusted CA certificates, PEM).\n"
+    "ca (the trusted CA certificates, PEM), server_cert, server_key, bind "
+    "(127.0.0.1),\nport (8443).\n"
     "\n"
     "Exit codes: 0 success, 1 failure, 2 usage, 3 configuration, 6 the "
     "report or the audit log\ndoes not verify.\n";
 
 struct mon {
 	char data_dir[1024], database[1100], ca[1024];
+	char server_cert[1024], server_key[1024], bind[64];
+	long port;
 	struct mon_store store;
 	struct iza_error err;
 };
 
 static int load_config(const char *path, struct mon *m)
 {
-	static const char *const keys[] = {"data_dir", "database", "ca",
-					   "description", NULL};
+	static const char *const keys[] = {"data_dir",	  "database",	 "ca",
+					   "server_cert", "server_key",	 "bind",
+					   "port",	  "description", NULL};
 	json_t *root = NULL;
 	const char *s;
 	int rc = 0;
 
 	snprintf(m->data_dir, sizeof(m->data_dir), "izamon-data");
+	snprintf(m->bind, sizeof(m->bind), "127.0.0.1");
+	m->port = 8443;
 	if (path) {
 		rc = jutil_load_file(path, &root, &m->err);
 		if (rc == 0)
@@ -93,6 +107,35 @@ static int load_config(const char *path, struct mon *m)
 				       -IZA_ECONFIG, &m->err)) == 0 &&
 		    s)
 			snprintf(m->ca, sizeof(m->ca), "%s", s);
+		if (rc == 0 &&
+		    (rc = jutil_string(path, "config", root, "server_cert",
+				       false, &s, -IZA_ECONFIG, &m->err)) ==
+			0 &&
+		    s)
+			snprintf(m->server_cert, sizeof(m->server_cert), "%s",
+				 s);
+		if (rc == 0 &&
+		    (rc = jutil_string(path, "config", root, "server_key",
+				       false, &s, -IZA_ECONFIG, &m->err)) ==
+			0 &&
+		    s)
+			snprintf(m->server_key, sizeof(m->server_key), "%s", s);
+		if (rc == 0 &&
+		    (rc = jutil_string(path, "config", root, "bind", false, &s,
+				       -IZA_ECONFIG, &m->err)) == 0 &&
+		    s)
+			snprintf(m->bind, sizeof(m->bind), "%s", s);
+		if (rc == 0 && json_object_get(root, "port")) {
+			json_t *p = json_object_get(root, "port");
+
+			if (!json_is_integer(p) || json_integer_value(p) < 0 ||
+			    json_integer_value(p) > 65535)
+				rc = iza_error_set(&m->err, -IZA_ECONFIG, path,
+						   0, "port",
+						   "expected 0 to 65535");
+			else
+				m->port = (long)json_integer_value(p);
+		}
 		json_decref(root);
 	}
 	if (!m->database[0])
@@ -327,13 +370,87 @@ static int cmd_audit(struct mon *m, int argc, char **argv)
 	return rc == -IZA_ESTORE && m->err.line > 0 ? -IZA_EINVALID : rc;
 }
 
+static int cmd_serve(struct mon *m, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"bind", required_argument, 0, 'b'},
+	    {"port", required_argument, 0, 'p'},
+	    {"port-file", required_argument, 0, 'f'},
+	    {0, 0, 0, 0}};
+	const char *port_file = NULL;
+	struct mon_http_config hc;
+	struct mon_http *h = NULL;
+	sigset_t set;
+	int c, sig, rc;
+
+	optind = 0; /* glibc: a full restart of getopt */
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end;
+
+		if (c == 'b') {
+			snprintf(m->bind, sizeof(m->bind), "%s", optarg);
+		} else if (c == 'p') {
+			m->port = strtol(optarg, &end, 10);
+			if (*end || m->port < 0 || m->port > 65535)
+				return -IZA_EUSAGE;
+		} else if (c == 'f') {
+			port_file = optarg;
+		} else {
+			return -IZA_EUSAGE;
+		}
+	}
+	if (!m->ca[0] || !m->server_cert[0] || !m->server_key[0])
+		return iza_error_set(&m->err, -IZA_ECONFIG, NULL, 0, "tls",
+				     "serve needs ca, server_cert and "
+				     "server_key in the configuration");
+	rc = mon_store_open(m->database, false, &m->store, &m->err);
+	if (rc)
+		return rc;
+	/* block the stop signals before the service thread starts, so only
+	 * sigwait below receives them */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	memset(&hc, 0, sizeof(hc));
+	hc.bind = m->bind;
+	hc.port = (int)m->port;
+	hc.cert_pem = m->server_cert;
+	hc.key_pem = m->server_key;
+	hc.ca_pem = m->ca;
+	hc.store = &m->store;
+	rc = mon_http_start(&hc, &h, &m->err);
+	if (rc)
+		return rc;
+	mon_audit_append(&m->store, (int64_t)time(NULL), "izamon.serve",
+			 "izamon", "", m->bind, &m->err);
+	fprintf(stderr,
+		"{\"time\":%lld,\"event\":\"listening\",\"url\":"
+		"\"https://%s:%d\"}\n",
+		(long long)time(NULL), m->bind, mon_http_port(h));
+	if (port_file) {
+		FILE *f = fopen(port_file, "w");
+
+		if (f) {
+			fprintf(f, "%d\n", mon_http_port(h));
+			fclose(f);
+		}
+	}
+	sigwait(&set, &sig);
+	mon_http_stop(h);
+	fprintf(stderr, "{\"time\":%lld,\"event\":\"stopped\",\"signal\":%d}\n",
+		(long long)time(NULL), sig);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(struct mon *m, int argc, char **argv);
 } commands[] = {{"init", cmd_init},
 		{"regions", cmd_regions},
 		{"verify", cmd_verify},
-		{"audit", cmd_audit}};
+		{"audit", cmd_audit},
+		{"serve", cmd_serve}};
 
 int main(int argc, char **argv)
 {

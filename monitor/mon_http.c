@@ -1,0 +1,404 @@
+/*
+ * mon_http.c - izamon's HTTPS service (contract in mon_http.h).
+ *
+ * Decisions:
+ *  - libmicrohttpd's TLS is GnuTLS: the server key, chain and the client CA
+ *    are handed over as PEM; MHD then asks every client for a certificate,
+ *    and the handler verifies the peer with gnutls_certificate_verify_peers2
+ *    (so a missing or untrusted certificate is a 401 with a reason, not a
+ *    failed handshake a client cannot read).
+ *  - The TLS client is identified by the SHA-256 of its certificate (DER),
+ *    the same fingerprint the enrolment stores and the JWS signer has.
+ */
+#include "mon_http.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "mon_verify.h"
+
+struct mon_http {
+	struct MHD_Daemon *d;
+	char *cert, *key, *ca;
+	char *ca_path;
+	size_t max_body;
+	struct mon_store *store;
+	int port;
+};
+
+struct req {
+	char *body;
+	size_t len, cap;
+	bool too_big;
+};
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    n < (1 << 20) && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n + 1)) &&
+	    fread(buf, 1, (size_t)n, f) == (size_t)n)
+		buf[n] = '\0';
+	else {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static void log_line(const char *event, int status, const char *region,
+		     const char *id, const char *why)
+{
+	json_t *o = json_pack("{s:I,s:s,s:i,s:s,s:s,s:s}", "time",
+			      (json_int_t)time(NULL), "event", event, "status",
+			      status, "region", region ? region : "", "report",
+			      id ? id : "", "reason", why ? why : "");
+	char *t = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	if (t)
+		fprintf(stderr, "%s\n", t);
+	free(t);
+	json_decref(o);
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, int status,
+				 json_t *body)
+{
+	char *t = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+
+	json_decref(body);
+	if (!t)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(strlen(t), t,
+					    MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(t);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/fhir+json");
+	rc = MHD_queue_response(c, (unsigned int)status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result outcome(struct MHD_Connection *c, int status,
+			       const char *code, const char *why)
+{
+	return send_json(c, status,
+			 json_pack("{s:s,s:[{s:s,s:s,s:s}]}", "resourceType",
+				   "OperationOutcome", "issue", "severity",
+				   "error", "code", code, "diagnostics", why));
+}
+
+/* The verified TLS client: fingerprint and subject; false if none. */
+static bool tls_client(struct MHD_Connection *c, char fp[65], char *subject,
+		       size_t subject_size, const char **why)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t s = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	const gnutls_datum_t *peers;
+	unsigned int n = 0, status = 0, mdlen = 0, i;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	const unsigned char *p;
+	X509 *x;
+
+	if (!s || !(peers = gnutls_certificate_get_peers(s, &n)) || n == 0) {
+		*why = "a client certificate is required";
+		return false;
+	}
+	if (gnutls_certificate_verify_peers2(s, &status) != 0 || status) {
+		*why = "the client certificate is not trusted (or expired)";
+		return false;
+	}
+	p = peers[0].data;
+	x = d2i_X509(NULL, &p, (long)peers[0].size);
+	if (!x || X509_digest(x, EVP_sha256(), md, &mdlen) != 1) {
+		X509_free(x);
+		*why = "unreadable client certificate";
+		return false;
+	}
+	for (i = 0; i < mdlen && i < 32; i++)
+		snprintf(fp + 2 * i, 3, "%02x", md[i]);
+	X509_NAME_oneline(X509_get_subject_name(x), subject, (int)subject_size);
+	X509_free(x);
+	return true;
+}
+
+static bool plan_allowed(const char *plans, const char *plan)
+{
+	size_t n = strlen(plan);
+	const char *p = plans;
+
+	while (p && *p) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (len == n && strncmp(p, plan, n) == 0)
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+static void audit(struct mon_http *h, const char *event, const char *actor,
+		  const char *region, const char *id, int status)
+{
+	char what[160];
+	struct iza_error err = {0};
+
+	snprintf(what, sizeof(what), "report %s: HTTP %d", id ? id : "-",
+		 status);
+	mon_audit_append(h->store, (int64_t)time(NULL), event, actor,
+			 region ? region : "", what, &err);
+}
+
+static enum MHD_Result refuse(struct mon_http *h, struct MHD_Connection *c,
+			      int status, const char *code, const char *why,
+			      const char *actor, const char *region,
+			      const char *id)
+{
+	log_line("report.refused", status, region, id, why);
+	audit(h, "report.refused", actor, region, id, status);
+	return outcome(c, status, code, why);
+}
+
+static enum MHD_Result post_report(struct mon_http *h, struct MHD_Connection *c,
+				   struct req *rq)
+{
+	char fp[65] = "", subject[256] = "";
+	const char *why = NULL, *jws;
+	struct mon_verified v;
+	struct mon_region reg;
+	struct mon_report rep;
+	struct iza_error err = {0};
+	enum mon_put put;
+	int rc;
+
+	if (!tls_client(c, fp, subject, sizeof(subject), &why))
+		return refuse(h, c, MHD_HTTP_UNAUTHORIZED, "security", why, "",
+			      NULL, NULL);
+	if (rq->too_big)
+		return refuse(h, c, MHD_HTTP_CONTENT_TOO_LARGE, "too-long",
+			      "the report is larger than the limit", subject,
+			      NULL, NULL);
+	jws = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "IZA-JWS");
+	if (!jws || !rq->len)
+		return refuse(h, c, MHD_HTTP_BAD_REQUEST, "required",
+			      "a report body and its signature (header "
+			      "IZA-JWS) are required",
+			      subject, NULL, NULL);
+	rc = mon_verify_report(rq->body, rq->len, jws, h->ca_path, 0, &v, &err);
+	if (rc)
+		return refuse(h, c, MHD_HTTP_BAD_REQUEST, "invalid", err.text,
+			      subject, NULL, NULL);
+	if (strcmp(v.signer_sha256, fp) != 0)
+		return refuse(h, c, MHD_HTTP_FORBIDDEN, "security",
+			      "the report is not signed with the TLS client's "
+			      "certificate",
+			      subject, v.claims.region, v.claims.report_id);
+	rc = h->store->ops->region_get(h->store->impl, v.claims.region, &reg,
+				       &err);
+	if (rc < 0)
+		return refuse(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
+			      "storage error", subject, v.claims.region,
+			      v.claims.report_id);
+	if (rc == 0 || strcmp(reg.cert_sha256, fp) != 0)
+		return refuse(h, c, MHD_HTTP_FORBIDDEN, "security",
+			      "this certificate is not enrolled for the "
+			      "region",
+			      subject, v.claims.region, v.claims.report_id);
+	if (!plan_allowed(reg.plans, v.claims.plan))
+		return refuse(h, c, MHD_HTTP_FORBIDDEN, "security",
+			      "the region may not report for this plan",
+			      subject, v.claims.region, v.claims.report_id);
+	memset(&rep, 0, sizeof(rep));
+	snprintf(rep.id, sizeof(rep.id), "%s", v.claims.report_id);
+	snprintf(rep.region, sizeof(rep.region), "%s", v.claims.region);
+	snprintf(rep.plan, sizeof(rep.plan), "%s", v.claims.plan);
+	snprintf(rep.period, sizeof(rep.period), "%s", v.claims.period);
+	snprintf(rep.signer_sha256, sizeof(rep.signer_sha256), "%s", fp);
+	rep.received = (int64_t)time(NULL);
+	rep.body = rq->body;
+	rep.body_len = rq->len;
+	rep.jws = (char *)(uintptr_t)jws;
+	if (h->store->ops->report_put(h->store->impl, &rep, &put, &err))
+		return refuse(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
+			      "storage error", subject, v.claims.region,
+			      v.claims.report_id);
+	if (put == MON_CONFLICT)
+		return refuse(h, c, MHD_HTTP_CONFLICT, "conflict",
+			      "another report is stored under this report id",
+			      subject, v.claims.region, v.claims.report_id);
+	log_line(put == MON_INSERTED ? "report.received" : "report.duplicate",
+		 put == MON_INSERTED ? 201 : 200, v.claims.region,
+		 v.claims.report_id, "");
+	audit(h, put == MON_INSERTED ? "report.received" : "report.duplicate",
+	      subject, v.claims.region, v.claims.report_id,
+	      put == MON_INSERTED ? 201 : 200);
+	return send_json(
+	    c, put == MON_INSERTED ? MHD_HTTP_CREATED : MHD_HTTP_OK,
+	    json_pack("{s:s,s:s}", "id", v.claims.report_id, "status",
+		      put == MON_INSERTED ? "stored" : "duplicate"));
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+			       const char *url, const char *method,
+			       const char *version, const char *upload,
+			       size_t *upload_size, void **con_cls)
+{
+	struct mon_http *h = cls;
+	struct req *rq = *con_cls;
+
+	(void)version;
+	if (!rq) {
+		rq = calloc(1, sizeof(*rq));
+		if (!rq)
+			return MHD_NO;
+		*con_cls = rq;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!rq->too_big && rq->len + *upload_size > h->max_body) {
+			rq->too_big = true;
+		} else if (!rq->too_big) {
+			if (rq->len + *upload_size + 1 > rq->cap) {
+				size_t cap = rq->cap ? rq->cap : 65536;
+				char *nb;
+
+				while (cap < rq->len + *upload_size + 1)
+					cap *= 2;
+				nb = realloc(rq->body, cap);
+				if (!nb)
+					return MHD_NO;
+				rq->body = nb;
+				rq->cap = cap;
+			}
+			memcpy(rq->body + rq->len, upload, *upload_size);
+			rq->len += *upload_size;
+			rq->body[rq->len] = '\0';
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(url, "/healthz") == 0 && strcmp(method, "GET") == 0) {
+		struct MHD_Response *r = MHD_create_response_from_buffer(
+		    3, (void *)(uintptr_t) "ok\n", MHD_RESPMEM_PERSISTENT);
+		enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_OK, r);
+
+		MHD_destroy_response(r);
+		return rc;
+	}
+	if (strcmp(url, "/reports") == 0 && strcmp(method, "POST") == 0)
+		return post_report(h, c, rq);
+	return outcome(c, MHD_HTTP_NOT_FOUND, "not-found", "no such endpoint");
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct req *rq = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (rq) {
+		free(rq->body);
+		free(rq);
+	}
+	*con_cls = NULL;
+}
+
+void mon_http_stop(struct mon_http *h)
+{
+	if (!h)
+		return;
+	if (h->d)
+		MHD_stop_daemon(h->d);
+	free(h->cert);
+	free(h->key);
+	free(h->ca);
+	free(h->ca_path);
+	free(h);
+}
+
+int mon_http_port(const struct mon_http *h)
+{
+	return h ? h->port : 0;
+}
+
+int mon_http_start(const struct mon_http_config *c, struct mon_http **out,
+		   struct iza_error *err)
+{
+	struct mon_http *h = calloc(1, sizeof(*h));
+	struct sockaddr_in sa;
+	const union MHD_DaemonInfo *di;
+
+	if (!h)
+		return -IZA_ENOMEM;
+	h->store = c->store;
+	h->max_body = c->max_body ? c->max_body : MON_HTTP_MAX_BODY;
+	h->cert = read_file(c->cert_pem);
+	h->key = read_file(c->key_pem);
+	h->ca = read_file(c->ca_pem);
+	h->ca_path = strdup(c->ca_pem);
+	if (!h->cert || !h->key || !h->ca || !h->ca_path) {
+		mon_http_stop(h);
+		return iza_error_set(err, -IZA_ECONFIG, NULL, 0, "tls",
+				     "cannot read the server certificate, key "
+				     "or client CA");
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)c->port);
+	if (inet_pton(AF_INET, c->bind ? c->bind : "127.0.0.1", &sa.sin_addr) !=
+	    1) {
+		mon_http_stop(h);
+		return iza_error_set(err, -IZA_ECONFIG, NULL, 0, "bind",
+				     "not an IPv4 address");
+	}
+	h->d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_CERT, h->cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, h->key, MHD_OPTION_HTTPS_MEM_TRUST, h->ca,
+	    MHD_OPTION_HTTPS_PRIORITIES,
+	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
+	if (!h->d) {
+		mon_http_stop(h);
+		return iza_error_set(err, -IZA_EIO, NULL, 0, "serve",
+				     "cannot start the HTTPS service (port in "
+				     "use, or TLS material refused)");
+	}
+	di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+	h->port = di ? di->port : c->port;
+	*out = h;
+	return 0;
+}

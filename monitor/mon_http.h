@@ -1,0 +1,46 @@
+/*
+ * mon_http.h - izamon's HTTPS service (libmicrohttpd with GnuTLS): TLS 1.2+
+ * with client certificates verified against the configured CA.
+ *
+ *   POST /reports   body: the report's exact bytes (application/fhir+json);
+ *                   header IZA-JWS: its detached signature.  Checked in this
+ *                   order: a verified TLS client certificate (401), a body
+ *                   within the cap (413), the signature, chain, allow-list
+ *                   and claims (mon_verify.h; 400), the signer is the TLS
+ *                   client (403), the region is enrolled with this
+ *                   certificate and may report for the plan (403).  Then
+ *                   stored: 201 {"id"}, 200 for the same report again, 409
+ *                   for another report under its id.  Refusals carry a FHIR
+ *                   OperationOutcome; every outcome goes to the audit log.
+ *   GET /healthz    200 "ok".
+ * One polling thread serves all requests, so the store is used by one
+ * thread.  Requests log one JSON line each to stderr.
+ */
+#ifndef IZA_MON_HTTP_H
+#define IZA_MON_HTTP_H
+
+#include <stddef.h>
+
+#include "iza_error.h"
+#include "mon_store.h"
+
+#define MON_HTTP_MAX_BODY (16u << 20)
+
+struct mon_http_config {
+	const char *bind;	 /* IPv4 address, e.g. "127.0.0.1" */
+	int port;		 /* 0: any free port (mon_http_port) */
+	const char *cert_pem;	 /* server certificate chain (PEM file) */
+	const char *key_pem;	 /* its key */
+	const char *ca_pem;	 /* CA certificates clients must chain to */
+	size_t max_body;	 /* 0: MON_HTTP_MAX_BODY */
+	struct mon_store *store; /* borrowed; used from the service thread */
+};
+
+struct mon_http;
+
+int mon_http_start(const struct mon_http_config *c, struct mon_http **out,
+		   struct iza_error *err);
+int mon_http_port(const struct mon_http *h);
+void mon_http_stop(struct mon_http *h); /* accepts NULL */
+
+#endif
