@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Quick start: install, build, generate a Dutch demo region export, and run the
-# gateway end to end on embedded defaults (SQLite, a fresh pseudonymisation
-# key): init -> ingest hospital + GP exports -> KPI table -> FHIR report.
+# Quick start: install, build, generate a Dutch demo region export, and run
+# both sides end to end on embedded defaults (SQLite, a fresh pseudonymisation
+# key, a test-only PKI, both services on loopback):
+#   izagw init -> ingest hospital + GP exports -> KPI table -> signed report
+#   -> izamon serve (127.0.0.1) -> izagw push -> izamon's audit log verified.
 #
-# IZAGW and IZAGEN, when both set, name binaries to use instead of building;
-# DEMO_DIR (default ./demo) is where the export, the data directory and the
-# report go (tests/e2e/quickstart.sh runs it so).
+# IZAGW, IZAMON and IZAGEN, when all set, name binaries to use instead of
+# building; DEMO_DIR (default ./demo) is where everything goes
+# (tests/e2e/quickstart.sh runs it so).
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$PWD
-if [ -z "${IZAGW:-}" ] || [ -z "${IZAGEN:-}" ]; then
+if [ -z "${IZAGW:-}" ] || [ -z "${IZAGEN:-}" ] || [ -z "${IZAMON:-}" ]; then
 	scripts/setup.sh build
 	IZAGW=$root/build/izagw
 	IZAGEN=$root/build/izagen
+	IZAMON=$root/build/izamon
 fi
 
 work=${DEMO_DIR:-demo}
@@ -21,12 +24,33 @@ mkdir -p "$work"
 echo "== generating a synthetic Dutch region export (Amsterdam, ZK02) =="
 "$IZAGEN" --out "$work/export" --mappings "$root/mappings" --quiet
 cd "$work"
+here=$PWD
+
+echo "== a test-only PKI (certs/make-dev-pki.sh) and izamon on 127.0.0.1 =="
+bash "$root/certs/make-dev-pki.sh" pki --region ZK02 2>/dev/null
+cat >izamon.json <<JSON
+{"data_dir": "$here/izamon-data", "ca": "$here/pki/ca.pem",
+ "server_cert": "$here/pki/monitor-chain.pem", "server_key": "$here/pki/monitor.key"}
+JSON
+izamon() { "$IZAMON" --config izamon.json "$@"; }
+izamon init
+izamon regions add ZK02 --cert pki/region-ZK02.pem --plans plan-zk02-front-door
+timeout 300 "$IZAMON" --config izamon.json serve --port 0 --port-file izamon.port 2>izamon.log &
+mon_pid=$!
+trap 'kill -TERM $mon_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do [ -s izamon.port ] && break; sleep 0.1; done
+port=$(cat izamon.port)
+echo "izamon listening on https://127.0.0.1:$port (log in $work/izamon.log)"
+
 # The demo region has one hospital and one GP practice, so every figure is
 # one of them: the provider rule releases it only because both organisations
 # agreed (docs/privacy-model.md). Without this list the KPIs are suppressed.
-cat >gateway.json <<'JSON'
+cat >gateway.json <<JSON
 {"description": "demo region: both data suppliers agreed to release their figures",
- "provider_consent": ["06010713", "01058123"]}
+ "provider_consent": ["06010713", "01058123"],
+ "plan": "plan-zk02-front-door",
+ "signing_key": "$here/pki/region-ZK02.key", "signing_chain": "$here/pki/region-ZK02-chain.pem",
+ "monitor_url": "https://127.0.0.1:$port", "monitor_ca": "$here/pki/ca.pem"}
 JSON
 izagw() { "$IZAGW" --config gateway.json "$@"; }
 echo "== izagw init =="
@@ -39,5 +63,8 @@ ingest --source 06010713 export/hospital/Patient.ndjson export/hospital/Encounte
 ingest --source 01058123 export/gp/Patient.ndjson export/gp/Encounter.ndjson
 echo "== izagw kpis --period 2025-Q1 =="
 izagw kpis --period 2025-Q1
+echo "== izagw report --period 2025-Q1 (signed, queued) and izagw push =="
 izagw report --period 2025-Q1 --out report-2025-Q1.json
-echo "== FHIR MeasureReport Bundle written to $work/report-2025-Q1.json =="
+izagw push
+izamon audit verify
+echo "== FHIR MeasureReport Bundle in $work/report-2025-Q1.json, received by izamon in $work/izamon-data =="

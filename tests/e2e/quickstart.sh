@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The README's first command, demo.sh, end to end with the built binaries:
-# it must finish with status 0, print a KPI table with released figures and
-# write the FHIR report (a quarantined demo line must not stop it).
+# it must finish with status 0, print a KPI table with released figures,
+# write the FHIR report, and deliver it signed to izamon on loopback (a
+# quarantined demo line must not stop it).
 source "$(dirname "$0")/lib.bash"
 : "${IZAGEN:?IZAGEN must point at the izagen binary}"
+: "${IZAMON:?IZAMON must point at the izamon binary}"
 set +e
-IZAGW="$IZAGW" IZAGEN="$IZAGEN" DEMO_DIR="$E2E_TMP/demo" bash "$IZA_SOURCE_DIR/demo.sh" >"$E2E_TMP/out" 2>&1
+IZAGW="$IZAGW" IZAGEN="$IZAGEN" IZAMON="$IZAMON" DEMO_DIR="$E2E_TMP/demo" bash "$IZA_SOURCE_DIR/demo.sh" >"$E2E_TMP/out" 2>&1
 rc=$?
 set -e
 expect_eq "demo.sh exit status" 0 "$rc"
@@ -15,4 +17,10 @@ grep -Eq '^digital-contact-share +[0-9.]+%' "$E2E_TMP/out" && ok "digital-contac
 n=$(jq '[.entry[] | select(.resource.resourceType == "MeasureReport")] | length' "$E2E_TMP/demo/report-2025-Q1.json")
 expect_eq "MeasureReports in the demo report" 5 "$n"
 grep -q 'release 1 of 2025-Q1 recorded' "$E2E_TMP/out" && ok "the report is release 1" || not_ok "no release recorded"
+grep -q '^push: 1 sent, 0 to retry, 0 refused' "$E2E_TMP/out" && ok "pushed to izamon" || not_ok "no push"
+grep -q 'audit log intact' "$E2E_TMP/out" && ok "izamon's audit log verifies" || not_ok "no audit verify"
+n=$(sqlite3 "$E2E_TMP/demo/izamon-data/izamon.db" "SELECT count(*) FROM reports")
+expect_eq "reports received by izamon" 1 "$n"
+sleep 0.5
+pgrep -f "izamon.json serve" >/dev/null && not_ok "izamon still running after the demo" || ok "izamon stopped with the demo"
 finish
