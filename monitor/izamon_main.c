@@ -51,6 +51,9 @@ static const char usage_text[] =
     "  regions add ZKnn --cert FILE --plans ID[,ID...]\n"
     "                            enrol a region gateway's certificate for "
     "plans\n"
+    "  insurers add UZOVI --cert FILE\n"
+    "                            enrol an insurer's certificate (reads "
+    "every report)\n"
     "  verify REPORT --jws FILE [--ca FILE]\n"
     "                            check a saved report and its detached "
     "signature offline\n"
@@ -232,6 +235,42 @@ static int cmd_regions(struct mon *m, int argc, char **argv)
 	if (rc == 0)
 		printf("izamon: region %s enrolled for %s (certificate %s)\n",
 		       code, plans, r.cert_sha256);
+	return rc;
+}
+
+static int cmd_insurers(struct mon *m, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"cert", required_argument, 0, 'c'}, {0, 0, 0, 0}};
+	const char *cert = NULL, *code;
+	char fp[65], subject[256], what[128];
+	int c, rc;
+
+	if (argc < 3 || strcmp(argv[1], "add") != 0)
+		return -IZA_EUSAGE;
+	code = argv[2];
+	optind = 0; /* glibc: a full restart; argv + 2 starts at the code */
+	while ((c = getopt_long(argc - 2, argv + 2, "", opts, NULL)) != -1) {
+		if (c != 'c')
+			return -IZA_EUSAGE;
+		cert = optarg;
+	}
+	if (!cert || strlen(code) != 4 || strspn(code, "0123456789") != 4)
+		return -IZA_EUSAGE;
+	rc = cert_fingerprint(cert, fp, subject, sizeof(subject), &m->err);
+	if (rc == 0)
+		rc = mon_store_open(m->database, false, &m->store, &m->err);
+	if (rc == 0)
+		rc =
+		    m->store.ops->insurer_put(m->store.impl, code, fp, &m->err);
+	snprintf(what, sizeof(what), "UZOVI %s cert sha256 %.16s...", code, fp);
+	if (rc == 0)
+		rc = mon_audit_append(&m->store, (int64_t)time(NULL),
+				      "insurer.enrolled", subject, code, what,
+				      &m->err);
+	if (rc == 0)
+		printf("izamon: insurer %s enrolled (certificate %s)\n", code,
+		       fp);
 	return rc;
 }
 
@@ -446,11 +485,9 @@ static int cmd_serve(struct mon *m, int argc, char **argv)
 static const struct {
 	const char *name;
 	int (*run)(struct mon *m, int argc, char **argv);
-} commands[] = {{"init", cmd_init},
-		{"regions", cmd_regions},
-		{"verify", cmd_verify},
-		{"audit", cmd_audit},
-		{"serve", cmd_serve}};
+} commands[] = {{"init", cmd_init},	    {"regions", cmd_regions},
+		{"insurers", cmd_insurers}, {"verify", cmd_verify},
+		{"audit", cmd_audit},	    {"serve", cmd_serve}};
 
 int main(int argc, char **argv)
 {

@@ -266,6 +266,101 @@ static enum MHD_Result post_report(struct mon_http *h, struct MHD_Connection *c,
 		      put == MON_INSERTED ? "stored" : "duplicate"));
 }
 
+struct listing {
+	json_t *arr;
+};
+
+static int list_one(void *ctx, const struct mon_report *r)
+{
+	struct listing *l = ctx;
+
+	return json_array_append_new(
+		   l->arr,
+		   json_pack("{s:s,s:s,s:s,s:s,s:I}", "id", r->id, "region",
+			     r->region, "plan", r->plan, "period", r->period,
+			     "received", (json_int_t)r->received))
+		   ? 1
+		   : 0;
+}
+
+static const char *arg(struct MHD_Connection *c, const char *key)
+{
+	const char *v =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+
+	return v ? v : "";
+}
+
+/*
+ * GET /reports?region=&plan=&period= and GET /reports/{id}: insurers read
+ * every report, a region gateway only its own; anyone else is refused.
+ * A single report comes with its exact signed bytes and its JWS, so the
+ * reader can verify it offline (izamon verify).
+ */
+static enum MHD_Result get_reports(struct mon_http *h, struct MHD_Connection *c,
+				   const char *url)
+{
+	char fp[65] = "", subject[256] = "", role[16] = "", code[16] = "";
+	const char *why = NULL, *region;
+	struct iza_error err = {0};
+	int rc;
+
+	if (!tls_client(c, fp, subject, sizeof(subject), &why))
+		return outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
+	rc = h->store->ops->identify(h->store->impl, fp, role, code, &err);
+	if (rc < 0)
+		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
+			       "storage error");
+	if (rc == 0)
+		return outcome(c, MHD_HTTP_FORBIDDEN, "security",
+			       "this certificate is not enrolled");
+	region = arg(c, "region");
+	if (strcmp(role, "region") == 0) {
+		if (region[0] && strcmp(region, code) != 0)
+			return outcome(c, MHD_HTTP_FORBIDDEN, "security",
+				       "a region reads only its own reports");
+		region = code;
+	}
+	audit(h, "reports.read", subject, code, url, 200);
+	if (strcmp(url, "/reports") == 0) {
+		struct listing l = {json_array()};
+
+		if (!l.arr || h->store->ops->report_list(
+				  h->store->impl, region, arg(c, "plan"),
+				  arg(c, "period"), list_one, &l, &err)) {
+			json_decref(l.arr);
+			return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				       "exception", "storage error");
+		}
+		return send_json(c, MHD_HTTP_OK,
+				 json_pack("{s:o}", "reports", l.arr));
+	}
+	{
+		struct mon_report r;
+		json_t *o;
+
+		rc = h->store->ops->report_get(
+		    h->store->impl, url + strlen("/reports/"), &r, &err);
+		if (rc < 0)
+			return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				       "exception", "storage error");
+		/* another region's report does not exist for a region */
+		if (rc == 0 || (region[0] && strcmp(r.region, region) != 0)) {
+			if (rc == 1)
+				mon_report_release(&r);
+			return outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
+				       "no such report");
+		}
+		o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s%,s:s}", "id", r.id,
+			      "region", r.region, "plan", r.plan, "period",
+			      r.period, "received", (json_int_t)r.received,
+			      "signer_sha256", r.signer_sha256, "report",
+			      r.body, r.body_len, "jws", r.jws);
+		mon_report_release(&r);
+		return send_json(c, MHD_HTTP_OK, o);
+	}
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *upload,
@@ -315,6 +410,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	}
 	if (strcmp(url, "/reports") == 0 && strcmp(method, "POST") == 0)
 		return post_report(h, c, rq);
+	if (strcmp(method, "GET") == 0 && (strcmp(url, "/reports") == 0 ||
+					   (strncmp(url, "/reports/", 9) == 0 &&
+					    url[9] && !strchr(url + 9, '/'))))
+		return get_reports(h, c, url);
 	return outcome(c, MHD_HTTP_NOT_FOUND, "not-found", "no such endpoint");
 }
 

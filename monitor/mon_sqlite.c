@@ -34,6 +34,9 @@ static const char *const schema_sql =
     " signer_sha256 TEXT NOT NULL,"
     " body BLOB NOT NULL,"
     " jws TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS insurers("
+    " code TEXT PRIMARY KEY,"
+    " cert_sha256 TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS audit("
     " seq BIGINT PRIMARY KEY,"
     " time BIGINT NOT NULL,"
@@ -364,6 +367,92 @@ static int sq_audit_each(void *impl,
 	return rc;
 }
 
+static int sq_insurer_put(void *impl, const char *code, const char *fp,
+			  struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	int rc = one(q,
+		     "INSERT OR REPLACE INTO insurers(code, cert_sha256) "
+		     "VALUES (?1, ?2)",
+		     &s, err);
+
+	if (rc)
+		return rc;
+	text(s, 1, code);
+	text(s, 2, fp);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : fail(q, err, "cannot enrol");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_identify(void *impl, const char *fp, char role[16], char code[16],
+		       struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	int rc = one(q,
+		     "SELECT 'region', code FROM regions WHERE cert_sha256 = "
+		     "?1 UNION ALL SELECT 'insurer', code FROM insurers WHERE "
+		     "cert_sha256 = ?1",
+		     &s, err),
+	    step;
+
+	if (rc)
+		return rc;
+	text(s, 1, fp);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		copy(role, 16, s, 0);
+		copy(code, 16, s, 1);
+		rc = 1;
+	} else {
+		rc = step == SQLITE_DONE ? 0 : fail(q, err, "cannot read");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_report_list(void *impl, const char *region, const char *plan,
+			  const char *period,
+			  int (*cb)(void *ctx, const struct mon_report *r),
+			  void *ctx, struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	int rc = one(q,
+		     "SELECT id, region, plan, period, received, signer_sha256 "
+		     "FROM reports WHERE (?1 = '' OR region = ?1) AND (?2 = '' "
+		     "OR plan = ?2) AND (?3 = '' OR period = ?3) ORDER BY "
+		     "received, id",
+		     &s, err),
+	    step;
+
+	if (rc)
+		return rc;
+	text(s, 1, region);
+	text(s, 2, plan);
+	text(s, 3, period);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct mon_report r;
+
+		memset(&r, 0, sizeof(r));
+		copy(r.id, sizeof(r.id), s, 0);
+		copy(r.region, sizeof(r.region), s, 1);
+		copy(r.plan, sizeof(r.plan), s, 2);
+		copy(r.period, sizeof(r.period), s, 3);
+		r.received = sqlite3_column_int64(s, 4);
+		copy(r.signer_sha256, sizeof(r.signer_sha256), s, 5);
+		if (cb(ctx, &r)) {
+			step = SQLITE_DONE;
+			break;
+		}
+	}
+	rc = step == SQLITE_DONE ? 0 : fail(q, err, "cannot list reports");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 const struct mon_backend mon_backend_sqlite = {
     .scheme = "sqlite",
     .open = sq_open,
@@ -375,4 +464,7 @@ const struct mon_backend mon_backend_sqlite = {
     .audit_put = sq_audit_put,
     .audit_last = sq_audit_last,
     .audit_each = sq_audit_each,
+    .insurer_put = sq_insurer_put,
+    .identify = sq_identify,
+    .report_list = sq_report_list,
 };

@@ -81,6 +81,19 @@ struct mon_backend {
 	int (*audit_each)(void *impl,
 			  int (*cb)(void *ctx, const struct mon_audit_entry *e),
 			  void *ctx, struct iza_error *err);
+	/* enrol an insurer's certificate (UZOVI code) */
+	int (*insurer_put)(void *impl, const char *code,
+			   const char *cert_sha256, struct iza_error *err);
+	/* who holds this certificate: 1 and role ("region", "insurer") and
+	 * code, 0 nobody enrolled */
+	int (*identify)(void *impl, const char *cert_sha256, char role[16],
+			char code[16], struct iza_error *err);
+	/* reports matching the filters ("" = any), oldest first, without
+	 * their bodies */
+	int (*report_list)(void *impl, const char *region, const char *plan,
+			   const char *period,
+			   int (*cb)(void *ctx, const struct mon_report *r),
+			   void *ctx, struct iza_error *err);
 };
 
 extern const struct mon_backend mon_backend_sqlite;

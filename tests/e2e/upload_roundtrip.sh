@@ -101,6 +101,30 @@ gw "$d" push --all >"$E2E_TMP/p5.out"
 expect_eq "push --all when back" "push: 1 sent, 0 to retry, 0 refused" "$(head -1 "$E2E_TMP/p5.out")"
 expect_eq "two reports stored, each once" 2 "$(sqlite3 "$db" "SELECT count(DISTINCT id) FROM reports")"
 
+# reading: insurers see every report, a region its own, others nothing;
+# a single report comes with its exact bytes and JWS, verifiable offline
+mon insurers add 3311 --cert "$pki/insurer-3311.pem" >/dev/null && ok "insurer 3311 enrolled" || not_ok "insurer enrolment"
+get() { # CERT-NAME PATH -> HTTP status, answer in $E2E_TMP/answer
+	local cert=()
+	[ -n "$1" ] && cert=(--cert "$pki/$1-chain.pem" --key "$pki/$1.key")
+	curl -s -o "$E2E_TMP/answer" -w '%{http_code}' --max-time 10 --cacert "$pki/ca.pem" "${cert[@]}" "https://127.0.0.1:$port$2" || true
+}
+expect_eq "insurer lists reports" 200 "$(get insurer-3311 /reports)"
+expect_eq "insurer sees both" 2 "$(jq '.reports | length' "$E2E_TMP/answer")"
+expect_eq "insurer filters by period" 200 "$(get insurer-3311 '/reports?period=2025-Q2&region=ZK02')"
+expect_eq "one report in 2025-Q2" "2025-Q2 1" "$(jq -r '.reports[0].period' "$E2E_TMP/answer") $(jq '.reports | length' "$E2E_TMP/answer")"
+expect_eq "the region lists its own" 200 "$(get region-ZK02 /reports)"
+expect_eq "the region sees 2" 2 "$(jq '.reports | length' "$E2E_TMP/answer")"
+expect_eq "a region asking for another region" 403 "$(get region-ZK02 '/reports?region=ZK14')"
+expect_eq "a certificate nobody enrolled" 403 "$(get provider-06010713 /reports)"
+expect_eq "no certificate" 401 "$(get "" /reports)"
+expect_eq "insurer reads one report" 200 "$(get insurer-3311 "/reports/$id")"
+jq -j .report "$E2E_TMP/answer" >"$E2E_TMP/served.json"
+jq -r .jws "$E2E_TMP/answer" >"$E2E_TMP/served.jws"
+cmp -s "$E2E_TMP/served.json" "$E2E_TMP/body.json" && ok "the served bytes are the signed bytes" || not_ok "served bytes differ"
+mon verify "$E2E_TMP/served.json" --jws "$E2E_TMP/served.jws" | grep -q "report $id, region ZK02" && ok "and verify offline" || not_ok "served report does not verify"
+expect_eq "an unknown report" 404 "$(get insurer-3311 /reports/no-such-id)"
+
 # a definitive refusal is kept, with the reason, in izagw status
 sed -i 's/"plan": "plan-zk02-front-door"/"plan": "plan-not-enrolled"/' "$d/config.json"
 gw "$d" report --period 2025-Q3 --out "$E2E_TMP/r3.json" 2>/dev/null
