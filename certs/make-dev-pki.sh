@@ -8,6 +8,7 @@
 #                         [--insurer UZOVI]... [--days N] [--expired NAME]
 #
 # Writes into OUT_DIR (created, mode 0700; keys mode 0600):
+#   NAME-chain.pem for every leaf:      the leaf followed by the CA
 #   ca.key / ca.pem                    the test CA (EC P-256, self-signed)
 #   monitor.key / monitor.pem          izamon's server certificate
 #                                      (CN=izamon.test, SAN localhost, 127.0.0.1)
