@@ -62,7 +62,7 @@ int jutil_string(const char *file, const char *where, const json_t *obj,
 	const json_t *v = json_object_get(obj, key);
 	char path[IZA_ERR_FIELD_MAX];
 
-	snprintf(path, sizeof(path), "%s.%s", where, key);
+	snprintf(path, sizeof(path), "%s%s%s", where, *where ? "." : "", key);
 	if (!v) {
 		if (required)
 			return iza_error_set(err, code, file, 0, path,
@@ -114,7 +114,7 @@ int jutil_strv(const char *file, const char *where, const json_t *obj,
 	char **v = NULL;
 	size_t i, n;
 
-	snprintf(path, sizeof(path), "%s.%s", where, key);
+	snprintf(path, sizeof(path), "%s%s%s", where, *where ? "." : "", key);
 	if (!arr) {
 		if (required)
 			return iza_error_set(err, code, file, 0, path,

@@ -31,6 +31,8 @@
 #include "mon_http.h"
 #include "mon_store.h"
 #include "mon_verify.h"
+#include "plan.h"
+#include "kpi.h"
 
 #include <signal.h>
 
@@ -57,6 +59,10 @@ static const char usage_text[] =
     "  verify REPORT --jws FILE [--ca FILE]\n"
     "                            check a saved report and its detached "
     "signature offline\n"
+    "  plans load FILE...        validate plan definitions and store them "
+    "(a changed\n"
+    "                            file becomes the plan's next version)\n"
+    "  plans show ID             print the latest version of a plan\n"
     "  audit verify              recompute the audit log's hash chain\n"
     "  serve [--bind ADDR] [--port N] [--port-file FILE]\n"
     "                            the HTTPS service (POST /reports, GET "
@@ -67,7 +73,8 @@ static const char usage_text[] =
     "Configuration (JSON): data_dir (izamon-data), database "
     "(sqlite:DATA/izamon.db),\n"
     "ca (the trusted CA certificates, PEM), server_cert, server_key, bind "
-    "(127.0.0.1),\nport (8443).\n"
+    "(127.0.0.1),\nport (8443), mapping_dir (mappings: kpis.json and "
+    "vocabulary.json, what plans may\nrefer to).\n"
     "\n"
     "Exit codes: 0 success, 1 failure, 2 usage, 3 configuration, 6 the "
     "report or the audit log\ndoes not verify.\n";
@@ -75,6 +82,7 @@ static const char usage_text[] =
 struct mon {
 	char data_dir[1024], database[1100], ca[1024];
 	char server_cert[1024], server_key[1024], bind[64];
+	char mapping_dir[1024];
 	long port;
 	struct mon_store store;
 	struct iza_error err;
@@ -82,15 +90,16 @@ struct mon {
 
 static int load_config(const char *path, struct mon *m)
 {
-	static const char *const keys[] = {"data_dir",	  "database",	 "ca",
-					   "server_cert", "server_key",	 "bind",
-					   "port",	  "description", NULL};
+	static const char *const keys[] = {
+	    "data_dir", "database", "ca",	   "server_cert", "server_key",
+	    "bind",	"port",	    "mapping_dir", "description", NULL};
 	json_t *root = NULL;
 	const char *s;
 	int rc = 0;
 
 	snprintf(m->data_dir, sizeof(m->data_dir), "izamon-data");
 	snprintf(m->bind, sizeof(m->bind), "127.0.0.1");
+	snprintf(m->mapping_dir, sizeof(m->mapping_dir), "mappings");
 	m->port = 8443;
 	if (path) {
 		rc = jutil_load_file(path, &root, &m->err);
@@ -130,6 +139,13 @@ static int load_config(const char *path, struct mon *m)
 				       -IZA_ECONFIG, &m->err)) == 0 &&
 		    s)
 			snprintf(m->bind, sizeof(m->bind), "%s", s);
+		if (rc == 0 &&
+		    (rc = jutil_string(path, "config", root, "mapping_dir",
+				       false, &s, -IZA_ECONFIG, &m->err)) ==
+			0 &&
+		    s)
+			snprintf(m->mapping_dir, sizeof(m->mapping_dir), "%s",
+				 s);
 		if (rc == 0 && json_object_get(root, "port")) {
 			json_t *p = json_object_get(root, "port");
 
@@ -395,6 +411,152 @@ static int cmd_verify(struct mon *m, int argc, char **argv)
 	return rc ? (rc == -IZA_EIO ? rc : -IZA_EINVALID) : 0;
 }
 
+/* What plans may refer to: the KPI catalogue and the vocabulary's sectors
+ * in mapping_dir. */
+struct catalogue {
+	struct kpi_set *ks;
+	json_t *voc;
+	const char **kpis, **sectors;
+	struct plan_catalogue cat;
+};
+
+static void catalogue_free(struct catalogue *c)
+{
+	kpi_set_free(c->ks);
+	json_decref(c->voc);
+	free(c->kpis);
+	free(c->sectors);
+}
+
+static int catalogue_load(struct mon *m, struct catalogue *c)
+{
+	char path[1100];
+	const json_t *arr;
+	size_t i;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(path, sizeof(path), "%s/kpis.json", m->mapping_dir);
+	rc = kpi_set_load(path, &c->ks, &m->err);
+	if (rc < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/vocabulary.json", m->mapping_dir);
+	rc = jutil_load_file(path, &c->voc, &m->err);
+	if (rc < 0)
+		return rc;
+	arr = json_object_get(c->voc, "sectors");
+	if (!json_is_array(arr))
+		return iza_error_set(&m->err, -IZA_ECONFIG, path, 0, "sectors",
+				     "expected a list of sector codes");
+	c->kpis = calloc(c->ks->n + 1, sizeof(*c->kpis));
+	c->sectors = calloc(json_array_size(arr) + 1, sizeof(*c->sectors));
+	if (!c->kpis || !c->sectors)
+		return -IZA_ENOMEM;
+	for (i = 0; i < c->ks->n; i++)
+		c->kpis[i] = c->ks->defs[i].id;
+	for (i = 0; i < json_array_size(arr); i++)
+		if (!(c->sectors[i] =
+			  json_string_value(json_array_get(arr, i))))
+			return iza_error_set(&m->err, -IZA_ECONFIG, path, 0,
+					     "sectors", "expected strings");
+	c->cat.kpis = c->kpis;
+	c->cat.sectors = c->sectors;
+	return 0;
+}
+
+static char *slurp(const char *path, size_t *len, struct iza_error *err);
+
+/* Validate one plan file and store its exact bytes. */
+static int plan_load_one(struct mon *m, const struct catalogue *c,
+			 const char *file)
+{
+	unsigned char md[32];
+	char sha[65], what[256];
+	struct plan *p = NULL;
+	enum mon_put res;
+	json_t *doc = NULL;
+	json_error_t jerr;
+	int64_t version;
+	size_t len = 0, i;
+	char *body = slurp(file, &len, &m->err);
+	int rc;
+
+	if (!body)
+		return m->err.code;
+	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc)
+		rc = iza_error_set(&m->err, -IZA_ECONFIG, file, jerr.line, NULL,
+				   "not valid JSON: %s", jerr.text);
+	else
+		rc = plan_parse(file, doc, &c->cat, &p, &m->err);
+	if (rc == 0 && EVP_Digest(body, len, md, NULL, EVP_sha256(), NULL) != 1)
+		rc = iza_error_set(&m->err, -IZA_ECRYPTO, file, 0, NULL,
+				   "cannot hash the plan");
+	for (i = 0; rc == 0 && i < 32; i++)
+		snprintf(sha + 2 * i, 3, "%02x", md[i]);
+	if (rc == 0)
+		rc = m->store.ops->plan_put(m->store.impl, p->id, body, len,
+					    sha, (int64_t)time(NULL), &version,
+					    &res, &m->err);
+	if (rc == 0 && res == MON_INSERTED) {
+		snprintf(what, sizeof(what), "%s version %lld sha256 %s", p->id,
+			 (long long)version, sha);
+		rc = mon_audit_append(&m->store, (int64_t)time(NULL),
+				      "plan.loaded", "izamon CLI", p->insurer,
+				      what, &m->err);
+	}
+	if (rc == 0)
+		printf("izamon: plan %s %s version %lld (%zu KPIs, %zu "
+		       "milestones)\n",
+		       p->id, res == MON_INSERTED ? "loaded as" : "unchanged,",
+		       (long long)version, p->nkpis, p->nmilestones);
+	plan_free(p);
+	json_decref(doc);
+	free(body);
+	return rc;
+}
+
+static int cmd_plans(struct mon *m, int argc, char **argv)
+{
+	struct catalogue c;
+	int i, rc;
+
+	if (argc < 3)
+		return -IZA_EUSAGE;
+	if (strcmp(argv[1], "show") == 0) {
+		char *body = NULL;
+		size_t len = 0;
+		int64_t version;
+
+		if (argc != 3)
+			return -IZA_EUSAGE;
+		rc = mon_store_open(m->database, false, &m->store, &m->err);
+		if (rc == 0)
+			rc = m->store.ops->plan_get(m->store.impl, argv[2],
+						    &body, &len, &version,
+						    &m->err);
+		if (rc == 0)
+			rc = iza_error_set(&m->err, -IZA_ENOTFOUND, NULL, 0,
+					   argv[2], "no such plan");
+		if (rc == 1) {
+			fwrite(body, 1, len, stdout);
+			rc = 0;
+		}
+		free(body);
+		return rc;
+	}
+	if (strcmp(argv[1], "load") != 0)
+		return -IZA_EUSAGE;
+	rc = catalogue_load(m, &c);
+	if (rc == 0)
+		rc = mon_store_open(m->database, false, &m->store, &m->err);
+	/* all or nothing per file; stop at the first refused file */
+	for (i = 2; rc == 0 && i < argc; i++)
+		rc = plan_load_one(m, &c, argv[i]);
+	catalogue_free(&c);
+	return rc;
+}
+
 static int cmd_audit(struct mon *m, int argc, char **argv)
 {
 	int64_t n = 0;
@@ -489,7 +651,8 @@ static const struct {
 	int (*run)(struct mon *m, int argc, char **argv);
 } commands[] = {{"init", cmd_init},	    {"regions", cmd_regions},
 		{"insurers", cmd_insurers}, {"verify", cmd_verify},
-		{"audit", cmd_audit},	    {"serve", cmd_serve}};
+		{"audit", cmd_audit},	    {"serve", cmd_serve},
+		{"plans", cmd_plans}};
 
 int main(int argc, char **argv)
 {

@@ -37,6 +37,13 @@ static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS insurers("
     " code TEXT PRIMARY KEY,"
     " cert_sha256 TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS plans("
+    " id TEXT NOT NULL,"
+    " version BIGINT NOT NULL,"
+    " loaded BIGINT NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " body BLOB NOT NULL,"
+    " PRIMARY KEY (id, version));"
     "CREATE TABLE IF NOT EXISTS audit("
     " seq BIGINT PRIMARY KEY,"
     " time BIGINT NOT NULL,"
@@ -453,6 +460,103 @@ static int sq_report_list(void *impl, const char *region, const char *plan,
 	return rc;
 }
 
+/* the latest version of plan id: 1 and *version, *sha (and a heap body
+ * when body is not NULL), 0 none */
+static int plan_latest(struct sq *q, const char *id, int64_t *version,
+		       char sha[65], char **body, size_t *len,
+		       struct iza_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = one(q,
+		     "SELECT version, sha256, body FROM plans WHERE id = ?1 "
+		     "ORDER BY version DESC LIMIT 1",
+		     &s, err),
+	    step;
+
+	if (rc)
+		return rc;
+	text(s, 1, id);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		*version = sqlite3_column_int64(s, 0);
+		copy(sha, 65, s, 1);
+		rc = 1;
+		if (body) {
+			size_t n = (size_t)sqlite3_column_bytes(s, 2);
+
+			*body = malloc(n + 1);
+			if (!*body) {
+				rc = -IZA_ENOMEM;
+			} else {
+				if (n)
+					memcpy(*body, sqlite3_column_blob(s, 2),
+					       n);
+				(*body)[n] = '\0';
+				*len = n;
+			}
+		}
+	} else {
+		rc =
+		    step == SQLITE_DONE ? 0 : fail(q, err, "cannot read plans");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_plan_put(void *impl, const char *id, const char *body, size_t len,
+		       const char *sha256, int64_t now, int64_t *version,
+		       enum mon_put *res, struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	char sha[65];
+	int64_t latest = 0;
+	int rc;
+
+	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return fail(q, err, "cannot store the plan");
+	rc = plan_latest(q, id, &latest, sha, NULL, NULL, err);
+	if (rc == 1 && strcmp(sha, sha256) == 0) {
+		*version = latest;
+		*res = MON_DUPLICATE;
+		rc = 0;
+	} else if (rc >= 0) {
+		rc = one(q,
+			 "INSERT INTO plans(id, version, loaded, sha256, body) "
+			 "VALUES (?1, ?2, ?3, ?4, ?5)",
+			 &s, err);
+		if (rc == 0) {
+			text(s, 1, id);
+			sqlite3_bind_int64(s, 2, latest + 1);
+			sqlite3_bind_int64(s, 3, now);
+			text(s, 4, sha256);
+			sqlite3_bind_blob(s, 5, body, (int)len,
+					  SQLITE_TRANSIENT);
+			rc = sqlite3_step(s) == SQLITE_DONE
+				 ? 0
+				 : fail(q, err, "cannot store the plan");
+			sqlite3_finalize(s);
+		}
+		*version = latest + 1;
+		*res = MON_INSERTED;
+	}
+	if (rc == 0 &&
+	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = fail(q, err, "cannot store the plan");
+	if (rc < 0)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static int sq_plan_get(void *impl, const char *id, char **body, size_t *len,
+		       int64_t *version, struct iza_error *err)
+{
+	char sha[65];
+
+	return plan_latest(impl, id, version, sha, body, len, err);
+}
+
 const struct mon_backend mon_backend_sqlite = {
     .scheme = "sqlite",
     .open = sq_open,
@@ -467,4 +571,6 @@ const struct mon_backend mon_backend_sqlite = {
     .insurer_put = sq_insurer_put,
     .identify = sq_identify,
     .report_list = sq_report_list,
+    .plan_put = sq_plan_put,
+    .plan_get = sq_plan_get,
 };

@@ -94,6 +94,17 @@ struct mon_backend {
 			   const char *period,
 			   int (*cb)(void *ctx, const struct mon_report *r),
 			   void *ctx, struct iza_error *err);
+	/* store a plan definition (its exact bytes) as a new version unless
+	 * the latest version has the same SHA-256: *res MON_INSERTED or
+	 * MON_DUPLICATE, *version the version that holds these bytes */
+	int (*plan_put)(void *impl, const char *id, const char *body,
+			size_t len, const char *sha256, int64_t now,
+			int64_t *version, enum mon_put *res,
+			struct iza_error *err);
+	/* the latest version of a plan: 1 and heap *body (caller frees), 0
+	 * unknown plan */
+	int (*plan_get)(void *impl, const char *id, char **body, size_t *len,
+			int64_t *version, struct iza_error *err);
 };
 
 extern const struct mon_backend mon_backend_sqlite;

@@ -25,8 +25,8 @@ static int rem_cmp(const void *a, const void *b)
 	return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-int pay_split(int64_t amount, const uint64_t *weights, size_t n,
-	      int64_t *parts, struct iza_error *err)
+int pay_split(int64_t amount, const uint64_t *weights, size_t n, int64_t *parts,
+	      struct iza_error *err)
 {
 	uint64_t total = 0, q, r, given = 0, left;
 	struct rem *rems;

@@ -37,7 +37,7 @@
  * weights zero, weights summing above PAY_SPLIT_MAX_TOTAL) with err
  * saying which, or -IZA_ENOMEM.  parts is not touched on error.
  */
-int pay_split(int64_t amount, const uint64_t *weights, size_t n,
-	      int64_t *parts, struct iza_error *err);
+int pay_split(int64_t amount, const uint64_t *weights, size_t n, int64_t *parts,
+	      struct iza_error *err);
 
 #endif

@@ -79,13 +79,13 @@ START_TEST(refusals)
 	ck_assert_int_eq(pay_split(10, (uint64_t[]){0, 0}, 2, p, &err),
 			 -IZA_EINVALID);
 	ck_assert_str_eq(err.text, "every weight is zero");
-	ck_assert_int_eq(pay_split(10, (uint64_t[]){PAY_SPLIT_MAX_TOTAL, 1}, 2,
-				   p, &err),
-			 -IZA_EINVALID);
+	ck_assert_int_eq(
+	    pay_split(10, (uint64_t[]){PAY_SPLIT_MAX_TOTAL, 1}, 2, p, &err),
+	    -IZA_EINVALID);
 	/* exactly at the limit is fine */
-	ck_assert_int_eq(pay_split(10, (uint64_t[]){PAY_SPLIT_MAX_TOTAL - 1, 1},
-				   2, p, &err),
-			 0);
+	ck_assert_int_eq(
+	    pay_split(10, (uint64_t[]){PAY_SPLIT_MAX_TOTAL - 1, 1}, 2, p, &err),
+	    0);
 	ck_assert_int_eq(p[0] + p[1], 10);
 	/* refused calls leave parts alone */
 	p[0] = p[1] = -7;
@@ -133,15 +133,15 @@ START_TEST(property_random_keys)
 			amount = (int64_t)(rnd(&seed) % 1000000000000ULL);
 			break;
 		default:
-			amount = (int64_t)(rnd(&seed) >> 1); /* up to 2^63 - 1 */
+			amount =
+			    (int64_t)(rnd(&seed) >> 1); /* up to 2^63 - 1 */
 		}
 		split_ok(amount, w, n, p);
 		split_ok(amount, w, n, again);
 		for (i = 0; i < n; i++) {
 			/* exact quota in 128 bits: part is its floor or
 			 * ceiling, zero weight gets zero */
-			u128 exact =
-			    (u128)(uint64_t)amount * w[i];
+			u128 exact = (u128)(uint64_t)amount * w[i];
 			u128 lo = exact / total;
 			u128 hi = lo + (exact % total != 0);
 
