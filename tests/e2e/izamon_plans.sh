@@ -12,31 +12,21 @@ m="$E2E_TMP/mon"
 mkdir -p "$m"
 echo "{\"data_dir\": \"$m/data\", \"mapping_dir\": \"$IZA_SOURCE_DIR/mappings\"}" >"$m/config.json"
 mon() { "$IZAMON" --config "$m/config.json" "$@"; }
-expect_status() { # WHAT WANT-EXIT GREP ARGS...
-	local what=$1 want=$2 pat=$3 rc=0
-	shift 3
-	mon "$@" >"$E2E_TMP/out" 2>&1 || rc=$?
-	if [ "$rc" -eq "$want" ] && grep -q -- "$pat" "$E2E_TMP/out"; then
-		ok "$what (exit $rc)"
-	else
-		not_ok "$what: exit $rc, $(cat "$E2E_TMP/out")"
-	fi
-}
 versions() { sqlite3 "$m/data/izamon.db" "SELECT count(*) FROM plans WHERE id = '$1'"; }
 
 mon init >/dev/null
 plans="$IZA_SOURCE_DIR/mappings/plans"
 fd="$plans/zk02-digital-front-door.json"
-expect_status "the example plans load" 0 "plan plan-zk05-acute-care loaded as version 1 (2 KPIs, 3 milestones)" plans load "$plans"/*.json
+expect_status "the example plans load" 0 "plan plan-zk05-acute-care loaded as version 1 (2 KPIs, 3 milestones)" mon plans load "$plans"/*.json
 expect_eq "plans stored" 2 "$(sqlite3 "$m/data/izamon.db" 'SELECT count(*) FROM plans')"
-expect_status "the same file again is no new version" 0 "plan-zk02-front-door unchanged, version 1" plans load "$fd"
+expect_status "the same file again is no new version" 0 "plan-zk02-front-door unchanged, version 1" mon plans load "$fd"
 expect_eq "versions of the front-door plan" 1 "$(versions plan-zk02-front-door)"
 
 mon plans show plan-zk02-front-door >"$E2E_TMP/shown.json"
 cmp -s "$fd" "$E2E_TMP/shown.json" && ok "plans show gives back the exact bytes" || not_ok "plans show differs"
 
 jq '.milestones[1].target = 0.19' "$fd" >"$E2E_TMP/v2.json"
-expect_status "a changed plan becomes version 2" 0 "loaded as version 2" plans load "$E2E_TMP/v2.json"
+expect_status "a changed plan becomes version 2" 0 "loaded as version 2" mon plans load "$E2E_TMP/v2.json"
 mon plans show plan-zk02-front-door | jq -e '.milestones[1].target == 0.19' >/dev/null && ok "show gives the latest version" || not_ok "show is not the latest"
 
 # refusals: file, JSON path and reason; nothing stored
@@ -44,7 +34,7 @@ refuse() { # WHAT JQ-FILTER GREP
 	jq "$2" "$fd" >"$E2E_TMP/bad.json"
 	local before
 	before=$(versions plan-zk02-front-door)
-	expect_status "$1" 3 "bad.json: $3" plans load "$E2E_TMP/bad.json"
+	expect_status "$1" 3 "bad.json: $3" mon plans load "$E2E_TMP/bad.json"
 	expect_eq "  and stores nothing" "$before" "$(versions plan-zk02-front-door)"
 }
 refuse "an unknown KPI" '.kpis[0].kpi = "waiting-time"' 'kpis\[0\].kpi: not a KPI of the gateway'"'"'s catalogue'
@@ -53,9 +43,9 @@ refuse "an impossible date" '.milestones[0].date = "2025-02-29"' 'milestones\[0\
 refuse "a target that is no improvement" '.kpis[0].target = 0.1' 'kpis\[0\].target: does not improve'
 refuse "an unknown member" '.kpis[0].weight = 2' 'kpis\[0\]: unknown member "weight"'
 printf '{"format": "iza-plan/1",\n "id": ' >"$E2E_TMP/bad.json"
-expect_status "malformed JSON names the line" 3 "bad.json:2: not valid JSON" plans load "$E2E_TMP/bad.json"
-expect_status "an unknown plan" 1 "nope: no such plan" plans show nope
+expect_status "malformed JSON names the line" 3 "bad.json:2: not valid JSON" mon plans load "$E2E_TMP/bad.json"
+expect_status "an unknown plan" 1 "nope: no such plan" mon plans show nope
 
 expect_eq "plan.loaded audit entries" 3 "$(sqlite3 "$m/data/izamon.db" "SELECT count(*) FROM audit WHERE event = 'plan.loaded'")"
-expect_status "the audit log verifies" 0 "audit log intact" audit verify
+expect_status "the audit log verifies" 0 "audit log intact" mon audit verify
 finish

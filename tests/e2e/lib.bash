@@ -17,6 +17,19 @@ expect_eq() {
 	if [ "$2" == "$3" ]; then ok "$1 = $2"; else not_ok "$1: expected '$2', got '$3'"; fi
 }
 
+# expect_status WHAT WANT-EXIT GREP CMD ARGS...: CMD exits WANT-EXIT and its
+# output (stdout and stderr) matches GREP
+expect_status() {
+	local what=$1 want=$2 pat=$3 rc=0
+	shift 3
+	"$@" >"$E2E_TMP/status.out" 2>&1 || rc=$?
+	if [ "$rc" -eq "$want" ] && grep -q -- "$pat" "$E2E_TMP/status.out"; then
+		ok "$what (exit $rc)"
+	else
+		not_ok "$what: exit $rc, $(cat "$E2E_TMP/status.out")"
+	fi
+}
+
 # finish: the plain closing line and the exit status
 finish() {
 	echo "$passes passed, $fails failed"
