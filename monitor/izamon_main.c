@@ -93,8 +93,23 @@ static int load_config(const char *path, struct mon *m)
 	static const char *const keys[] = {
 	    "data_dir", "database", "ca",	   "server_cert", "server_key",
 	    "bind",	"port",	    "mapping_dir", "description", NULL};
+	/* the string members and where they go */
+	const struct {
+		const char *key;
+		char *buf;
+		size_t size;
+	} strs[] = {
+	    {"data_dir", m->data_dir, sizeof(m->data_dir)},
+	    {"database", m->database, sizeof(m->database)},
+	    {"ca", m->ca, sizeof(m->ca)},
+	    {"server_cert", m->server_cert, sizeof(m->server_cert)},
+	    {"server_key", m->server_key, sizeof(m->server_key)},
+	    {"bind", m->bind, sizeof(m->bind)},
+	    {"mapping_dir", m->mapping_dir, sizeof(m->mapping_dir)},
+	};
 	json_t *root = NULL;
 	const char *s;
+	size_t i;
 	int rc = 0;
 
 	snprintf(m->data_dir, sizeof(m->data_dir), "izamon-data");
@@ -106,46 +121,13 @@ static int load_config(const char *path, struct mon *m)
 		if (rc == 0)
 			rc = jutil_check_keys(path, "config", root, keys,
 					      -IZA_ECONFIG, &m->err);
-		if (rc == 0 &&
-		    (rc = jutil_string(path, "config", root, "data_dir", false,
-				       &s, -IZA_ECONFIG, &m->err)) == 0 &&
-		    s)
-			snprintf(m->data_dir, sizeof(m->data_dir), "%s", s);
-		if (rc == 0 &&
-		    (rc = jutil_string(path, "config", root, "database", false,
-				       &s, -IZA_ECONFIG, &m->err)) == 0 &&
-		    s)
-			snprintf(m->database, sizeof(m->database), "%s", s);
-		if (rc == 0 &&
-		    (rc = jutil_string(path, "config", root, "ca", false, &s,
-				       -IZA_ECONFIG, &m->err)) == 0 &&
-		    s)
-			snprintf(m->ca, sizeof(m->ca), "%s", s);
-		if (rc == 0 &&
-		    (rc = jutil_string(path, "config", root, "server_cert",
-				       false, &s, -IZA_ECONFIG, &m->err)) ==
-			0 &&
-		    s)
-			snprintf(m->server_cert, sizeof(m->server_cert), "%s",
-				 s);
-		if (rc == 0 &&
-		    (rc = jutil_string(path, "config", root, "server_key",
-				       false, &s, -IZA_ECONFIG, &m->err)) ==
-			0 &&
-		    s)
-			snprintf(m->server_key, sizeof(m->server_key), "%s", s);
-		if (rc == 0 &&
-		    (rc = jutil_string(path, "config", root, "bind", false, &s,
-				       -IZA_ECONFIG, &m->err)) == 0 &&
-		    s)
-			snprintf(m->bind, sizeof(m->bind), "%s", s);
-		if (rc == 0 &&
-		    (rc = jutil_string(path, "config", root, "mapping_dir",
-				       false, &s, -IZA_ECONFIG, &m->err)) ==
-			0 &&
-		    s)
-			snprintf(m->mapping_dir, sizeof(m->mapping_dir), "%s",
-				 s);
+		for (i = 0; rc == 0 && i < sizeof(strs) / sizeof(strs[0]);
+		     i++) {
+			rc = jutil_string(path, "config", root, strs[i].key,
+					  false, &s, -IZA_ECONFIG, &m->err);
+			if (rc == 0 && s)
+				snprintf(strs[i].buf, strs[i].size, "%s", s);
+		}
 		if (rc == 0 && json_object_get(root, "port")) {
 			json_t *p = json_object_get(root, "port");
 
