@@ -421,7 +421,8 @@ int plan_parse(const char *file, const json_t *doc,
 	    "format",	  "id",		  "name",
 	    "regions",	  "parties",	  "coordinating_insurer",
 	    "sectors",	  "budget_cents", "kpis",
-	    "milestones", "description",  NULL};
+	    "milestones", "description",  "payee",
+	    NULL};
 	const json_t *arr;
 	const char *s;
 	struct plan *p;
@@ -455,6 +456,12 @@ int plan_parse(const char *file, const json_t *doc,
 		rc = code_list(file, "", doc, "parties", &p->parties,
 			       good_party, NULL,
 			       "a party is AGB: or URA: and eight digits", err);
+	if (rc == 0)
+		rc = jutil_string(file, "", doc, "payee", true, &s, PE, err);
+	if (rc == 0 && !listed((const char *const *)p->parties, s))
+		rc = bad(err, file, "", "payee", "must be one of the parties");
+	if (rc == 0)
+		snprintf(p->payee, sizeof(p->payee), "%s", s);
 	if (rc == 0)
 		rc = code_list(file, "", doc, "sectors", &p->sectors, NULL,
 			       cat->sectors, "not a sector of the vocabulary",

@@ -66,6 +66,7 @@ struct plan {
 	char *name;
 	char **regions;	 /* NULL-terminated, "ZKnn" */
 	char **parties;	 /* NULL-terminated, "AGB:nnnnnnnn" or "URA:..." */
+	char payee[16];	 /* the party milestone payments go to */
 	char insurer[5]; /* the coordinating insurer's UZOVI code */
 	char **sectors;	 /* NULL-terminated vocabulary codes */
 	int64_t budget;	 /* cents */

@@ -17,8 +17,8 @@ versions() { sqlite3 "$m/data/izamon.db" "SELECT count(*) FROM plans WHERE id = 
 mon init >/dev/null
 plans="$IZA_SOURCE_DIR/mappings/plans"
 fd="$plans/zk02-digital-front-door.json"
-expect_status "the example plans load" 0 "plan plan-zk05-acute-care loaded as version 1 (2 KPIs, 3 milestones)" mon plans load "$plans"/*.json
-expect_eq "plans stored" 2 "$(sqlite3 "$m/data/izamon.db" 'SELECT count(*) FROM plans')"
+expect_status "the example plans load" 0 "plan plan-zk23-ggz-access loaded as version 1 (2 KPIs, 3 milestones)" mon plans load "$plans"/*.json
+expect_eq "plans stored" 3 "$(sqlite3 "$m/data/izamon.db" 'SELECT count(*) FROM plans')"
 expect_status "the same file again is no new version" 0 "plan-zk02-front-door unchanged, version 1" mon plans load "$fd"
 expect_eq "versions of the front-door plan" 1 "$(versions plan-zk02-front-door)"
 
@@ -46,6 +46,6 @@ printf '{"format": "iza-plan/1",\n "id": ' >"$E2E_TMP/bad.json"
 expect_status "malformed JSON names the line" 3 "bad.json:2: not valid JSON" mon plans load "$E2E_TMP/bad.json"
 expect_status "an unknown plan" 1 "nope: no such plan" mon plans show nope
 
-expect_eq "plan.loaded audit entries" 3 "$(sqlite3 "$m/data/izamon.db" "SELECT count(*) FROM audit WHERE event = 'plan.loaded'")"
+expect_eq "plan.loaded audit entries" 4 "$(sqlite3 "$m/data/izamon.db" "SELECT count(*) FROM audit WHERE event = 'plan.loaded'")"
 expect_status "the audit log verifies" 0 "audit log intact" mon audit verify
 finish

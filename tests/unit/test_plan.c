@@ -101,7 +101,7 @@ START_TEST(acute_care_example)
 	const struct plan_milestone *m;
 
 	ck_assert_int_eq(
-	    plan_load(testutil_src("mappings/plans/zk05-acute-care.json"), &cat,
+	    plan_load(testutil_src("mappings/plans/zk20-acute-care.json"), &cat,
 		      &p, &err),
 	    0);
 	ck_assert_uint_eq(p->nkpis, 2);
@@ -121,10 +121,37 @@ START_TEST(acute_care_example)
 }
 END_TEST
 
+START_TEST(mental_health_example)
+{
+	struct iza_error err;
+	struct plan *p;
+	const struct plan_milestone *m;
+
+	ck_assert_int_eq(
+	    plan_load(
+		testutil_src("mappings/plans/zk23-mental-health-access.json"),
+		&cat, &p, &err),
+	    0);
+	ck_assert_str_eq(p->regions[0], "ZK23");
+	ck_assert_str_eq(p->payee, "AGB:22000001");
+	ck_assert_str_eq(p->kpis[0].id, "ggz-patients");
+	ck_assert_int_eq(p->kpis[0].lower, 150LL * PLAN_SCALE);
+	m = &p->milestones[1];
+	ck_assert_ptr_eq(m->kpi, &p->kpis[1]);
+	ck_assert_int_eq(m->target, 240000); /* its own target, 0.24 */
+	m = &p->milestones[2];
+	ck_assert_int_eq(m->target, 5800LL * PLAN_SCALE); /* the KPI's */
+	ck_assert_int_eq(m->payments[0].amount, 15000000);
+	ck_assert_int_eq(m->payments[1].amount, 15000000);
+	plan_free(p);
+}
+END_TEST
+
 /* A valid plan to break one rule at a time. */
 static const char *base =
     "{\"format\":\"iza-plan/1\",\"id\":\"plan-t\",\"name\":\"t\","
     "\"regions\":[\"ZK02\"],\"parties\":[\"AGB:01000001\"],"
+    "\"payee\":\"AGB:01000001\","
     "\"coordinating_insurer\":\"3311\",\"sectors\":[\"huisartsenzorg\"],"
     "\"budget_cents\":1000,"
     "\"kpis\":[{\"kpi\":\"digital-contact-share\","
@@ -204,6 +231,7 @@ START_TEST(validation_errors)
 	refused("regions", "[\"ZK2\"]", "regions[0]", "ZK and two digits");
 	refused("regions", "[\"ZK02\",\"ZK02\"]", "regions[0]", "twice");
 	refused("parties", "[\"AGB:1234\"]", "parties[0]", "eight digits");
+	refused("payee", "\"AGB:09999999\"", "payee", "one of the parties");
 	refused("sectors", "[\"bakery\"]", "sectors[0]", "vocabulary");
 	refused("coordinating_insurer", "\"33110\"", "coordinating_insurer",
 		"four digits");
@@ -257,6 +285,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, front_door_example);
 	tcase_add_test(tc, acute_care_example);
+	tcase_add_test(tc, mental_health_example);
 	tcase_add_test(tc, base_is_valid);
 	tcase_add_test(tc, validation_errors);
 	suite_add_tcase(s, tc);
