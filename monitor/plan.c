@@ -4,6 +4,7 @@
 #include "plan.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -579,4 +580,21 @@ const struct plan_kpi *plan_kpi_find(const struct plan *p, const char *id)
 		if (strcmp(p->kpis[i].id, id) == 0)
 			return &p->kpis[i];
 	return NULL;
+}
+
+void plan_value_format(int64_t v, char out[32])
+{
+	uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	uint64_t whole = a / PLAN_SCALE, frac = a % PLAN_SCALE;
+	int digits = 6;
+
+	while (frac && frac % 10 == 0) {
+		frac /= 10;
+		digits--;
+	}
+	if (frac)
+		snprintf(out, 32, "%s%" PRIu64 ".%0*" PRIu64, v < 0 ? "-" : "",
+			 whole, digits, frac);
+	else
+		snprintf(out, 32, "%s%" PRIu64, v < 0 ? "-" : "", whole);
 }

@@ -99,4 +99,8 @@ void plan_free(struct plan *p); /* accepts NULL */
 /* The plan's KPI with this id, or NULL. */
 const struct plan_kpi *plan_kpi_find(const struct plan *p, const char *id);
 
+/* v (millionths) as a decimal without trailing zeros: 250000 -> "0.25",
+ * -17000000 -> "-17". */
+void plan_value_format(int64_t v, char out[32]);
+
 #endif
