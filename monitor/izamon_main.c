@@ -32,7 +32,7 @@
 #include "mon_store.h"
 #include "mon_verify.h"
 #include "plan.h"
-#include "kpi.h"
+#include "catalogue.h"
 
 #include <signal.h>
 
@@ -393,59 +393,6 @@ static int cmd_verify(struct mon *m, int argc, char **argv)
 	return rc ? (rc == -IZA_EIO ? rc : -IZA_EINVALID) : 0;
 }
 
-/* What plans may refer to: the KPI catalogue and the vocabulary's sectors
- * in mapping_dir. */
-struct catalogue {
-	struct kpi_set *ks;
-	json_t *voc;
-	const char **kpis, **sectors;
-	struct plan_catalogue cat;
-};
-
-static void catalogue_free(struct catalogue *c)
-{
-	kpi_set_free(c->ks);
-	json_decref(c->voc);
-	free(c->kpis);
-	free(c->sectors);
-}
-
-static int catalogue_load(struct mon *m, struct catalogue *c)
-{
-	char path[1100];
-	const json_t *arr;
-	size_t i;
-	int rc;
-
-	memset(c, 0, sizeof(*c));
-	snprintf(path, sizeof(path), "%s/kpis.json", m->mapping_dir);
-	rc = kpi_set_load(path, &c->ks, &m->err);
-	if (rc < 0)
-		return rc;
-	snprintf(path, sizeof(path), "%s/vocabulary.json", m->mapping_dir);
-	rc = jutil_load_file(path, &c->voc, &m->err);
-	if (rc < 0)
-		return rc;
-	arr = json_object_get(c->voc, "sectors");
-	if (!json_is_array(arr))
-		return iza_error_set(&m->err, -IZA_ECONFIG, path, 0, "sectors",
-				     "expected a list of sector codes");
-	c->kpis = calloc(c->ks->n + 1, sizeof(*c->kpis));
-	c->sectors = calloc(json_array_size(arr) + 1, sizeof(*c->sectors));
-	if (!c->kpis || !c->sectors)
-		return -IZA_ENOMEM;
-	for (i = 0; i < c->ks->n; i++)
-		c->kpis[i] = c->ks->defs[i].id;
-	for (i = 0; i < json_array_size(arr); i++)
-		if (!(c->sectors[i] =
-			  json_string_value(json_array_get(arr, i))))
-			return iza_error_set(&m->err, -IZA_ECONFIG, path, 0,
-					     "sectors", "expected strings");
-	c->cat.kpis = c->kpis;
-	c->cat.sectors = c->sectors;
-	return 0;
-}
-
 static char *slurp(const char *path, size_t *len, struct iza_error *err);
 
 /* Validate one plan file and store its exact bytes. */
@@ -477,9 +424,9 @@ static int plan_load_one(struct mon *m, const struct catalogue *c,
 	for (i = 0; rc == 0 && i < 32; i++)
 		snprintf(sha + 2 * i, 3, "%02x", md[i]);
 	if (rc == 0)
-		rc = m->store.ops->plan_put(m->store.impl, p->id, body, len,
-					    sha, (int64_t)time(NULL), &version,
-					    &res, &m->err);
+		rc = m->store.ops->doc_put(m->store.impl, "plan", p->id, body,
+					   len, sha, (int64_t)time(NULL),
+					   &version, &res, &m->err);
 	if (rc == 0 && res == MON_INSERTED) {
 		snprintf(what, sizeof(what), "%s version %lld sha256 %s", p->id,
 			 (long long)version, sha);
@@ -514,9 +461,9 @@ static int cmd_plans(struct mon *m, int argc, char **argv)
 			return -IZA_EUSAGE;
 		rc = mon_store_open(m->database, false, &m->store, &m->err);
 		if (rc == 0)
-			rc = m->store.ops->plan_get(m->store.impl, argv[2],
-						    &body, &len, &version,
-						    &m->err);
+			rc = m->store.ops->doc_get(m->store.impl, "plan",
+						   argv[2], &body, &len,
+						   &version, &m->err);
 		if (rc == 0)
 			rc = iza_error_set(&m->err, -IZA_ENOTFOUND, NULL, 0,
 					   argv[2], "no such plan");
@@ -529,7 +476,7 @@ static int cmd_plans(struct mon *m, int argc, char **argv)
 	}
 	if (strcmp(argv[1], "load") != 0)
 		return -IZA_EUSAGE;
-	rc = catalogue_load(m, &c);
+	rc = catalogue_load(m->mapping_dir, &c, &m->err);
 	if (rc == 0)
 		rc = mon_store_open(m->database, false, &m->store, &m->err);
 	/* all or nothing per file; stop at the first refused file */

@@ -37,13 +37,45 @@ static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS insurers("
     " code TEXT PRIMARY KEY,"
     " cert_sha256 TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS plans("
+    "CREATE TABLE IF NOT EXISTS documents("
+    " kind TEXT NOT NULL,"
     " id TEXT NOT NULL,"
     " version BIGINT NOT NULL,"
     " loaded BIGINT NOT NULL,"
     " sha256 TEXT NOT NULL,"
     " body BLOB NOT NULL,"
-    " PRIMARY KEY (id, version));"
+    " PRIMARY KEY (kind, id, version));"
+    "CREATE TABLE IF NOT EXISTS decisions("
+    " plan TEXT NOT NULL,"
+    " milestone TEXT NOT NULL,"
+    " plan_version BIGINT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " decided BIGINT NOT NULL,"
+    " recorded BIGINT NOT NULL,"
+    " late INTEGER NOT NULL,"
+    " key TEXT NOT NULL,"
+    " evidence TEXT NOT NULL,"
+    " PRIMARY KEY (plan, milestone));"
+    "CREATE TABLE IF NOT EXISTS notices("
+    " id TEXT PRIMARY KEY,"
+    " plan TEXT NOT NULL,"
+    " milestone TEXT NOT NULL,"
+    " insurer TEXT NOT NULL,"
+    " payee TEXT NOT NULL,"
+    " amount BIGINT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " issued BIGINT NOT NULL,"
+    " schedule TEXT NOT NULL,"
+    " UNIQUE (plan, milestone, insurer),"
+    " FOREIGN KEY (plan, milestone) REFERENCES decisions(plan, milestone));"
+    "CREATE TRIGGER IF NOT EXISTS decisions_stand BEFORE UPDATE ON decisions"
+    " BEGIN SELECT RAISE(ABORT, 'a decision stands'); END;"
+    "CREATE TRIGGER IF NOT EXISTS decisions_kept BEFORE DELETE ON decisions"
+    " BEGIN SELECT RAISE(ABORT, 'a decision stands'); END;"
+    "CREATE TRIGGER IF NOT EXISTS notices_stand BEFORE UPDATE ON notices"
+    " BEGIN SELECT RAISE(ABORT, 'a notice is never changed'); END;"
+    "CREATE TRIGGER IF NOT EXISTS notices_kept BEFORE DELETE ON notices"
+    " BEGIN SELECT RAISE(ABORT, 'a notice is never removed'); END;"
     "CREATE TABLE IF NOT EXISTS audit("
     " seq BIGINT PRIMARY KEY,"
     " time BIGINT NOT NULL,"
@@ -104,9 +136,11 @@ static int sq_open(const char *where, bool create, void **impl,
 	if (sqlite3_open_v2(where, &q->db, SQLITE_OPEN_READWRITE, NULL) !=
 		SQLITE_OK ||
 	    sqlite3_busy_timeout(q->db, 5000) != SQLITE_OK ||
-	    sqlite3_exec(q->db,
-			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL",
-			 NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(
+		q->db,
+		"PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+		"PRAGMA foreign_keys = ON",
+		NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(q->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
 		int rc = fail(q, err, "cannot open the monitoring database");
 
@@ -460,22 +494,23 @@ static int sq_report_list(void *impl, const char *region, const char *plan,
 	return rc;
 }
 
-/* the latest version of plan id: 1 and *version, *sha (and a heap body
- * when body is not NULL), 0 none */
-static int plan_latest(struct sq *q, const char *id, int64_t *version,
-		       char sha[65], char **body, size_t *len,
-		       struct iza_error *err)
+/* the latest version of document kind/id: 1 and *version, *sha (and a
+ * heap body when body is not NULL), 0 none */
+static int doc_latest(struct sq *q, const char *kind, const char *id,
+		      int64_t *version, char sha[65], char **body, size_t *len,
+		      struct iza_error *err)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = one(q,
-		     "SELECT version, sha256, body FROM plans WHERE id = ?1 "
-		     "ORDER BY version DESC LIMIT 1",
+		     "SELECT version, sha256, body FROM documents WHERE kind = "
+		     "?1 AND id = ?2 ORDER BY version DESC LIMIT 1",
 		     &s, err),
 	    step;
 
 	if (rc)
 		return rc;
-	text(s, 1, id);
+	text(s, 1, kind);
+	text(s, 2, id);
 	step = sqlite3_step(s);
 	if (step == SQLITE_ROW) {
 		*version = sqlite3_column_int64(s, 0);
@@ -496,16 +531,29 @@ static int plan_latest(struct sq *q, const char *id, int64_t *version,
 			}
 		}
 	} else {
-		rc =
-		    step == SQLITE_DONE ? 0 : fail(q, err, "cannot read plans");
+		rc = step == SQLITE_DONE
+			 ? 0
+			 : fail(q, err, "cannot read documents");
 	}
 	sqlite3_finalize(s);
 	return rc;
 }
 
-static int sq_plan_put(void *impl, const char *id, const char *body, size_t len,
-		       const char *sha256, int64_t now, int64_t *version,
-		       enum mon_put *res, struct iza_error *err)
+/* COMMIT when rc is 0, else ROLLBACK; returns rc or the commit's error */
+static int finish(struct sq *q, int rc, const char *what, struct iza_error *err)
+{
+	if (rc == 0 &&
+	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = fail(q, err, what);
+	if (rc < 0)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static int sq_doc_put(void *impl, const char *kind, const char *id,
+		      const char *body, size_t len, const char *sha256,
+		      int64_t now, int64_t *version, enum mon_put *res,
+		      struct iza_error *err)
 {
 	struct sq *q = impl;
 	sqlite3_stmt *s = NULL;
@@ -515,46 +563,246 @@ static int sq_plan_put(void *impl, const char *id, const char *body, size_t len,
 
 	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK)
-		return fail(q, err, "cannot store the plan");
-	rc = plan_latest(q, id, &latest, sha, NULL, NULL, err);
+		return fail(q, err, "cannot store the document");
+	rc = doc_latest(q, kind, id, &latest, sha, NULL, NULL, err);
 	if (rc == 1 && strcmp(sha, sha256) == 0) {
 		*version = latest;
 		*res = MON_DUPLICATE;
 		rc = 0;
 	} else if (rc >= 0) {
 		rc = one(q,
-			 "INSERT INTO plans(id, version, loaded, sha256, body) "
-			 "VALUES (?1, ?2, ?3, ?4, ?5)",
+			 "INSERT INTO documents(kind, id, version, loaded, "
+			 "sha256, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 			 &s, err);
 		if (rc == 0) {
-			text(s, 1, id);
-			sqlite3_bind_int64(s, 2, latest + 1);
-			sqlite3_bind_int64(s, 3, now);
-			text(s, 4, sha256);
-			sqlite3_bind_blob(s, 5, body, (int)len,
+			text(s, 1, kind);
+			text(s, 2, id);
+			sqlite3_bind_int64(s, 3, latest + 1);
+			sqlite3_bind_int64(s, 4, now);
+			text(s, 5, sha256);
+			sqlite3_bind_blob(s, 6, body, (int)len,
 					  SQLITE_TRANSIENT);
 			rc = sqlite3_step(s) == SQLITE_DONE
 				 ? 0
-				 : fail(q, err, "cannot store the plan");
+				 : fail(q, err, "cannot store the document");
 			sqlite3_finalize(s);
 		}
 		*version = latest + 1;
 		*res = MON_INSERTED;
 	}
-	if (rc == 0 &&
-	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = fail(q, err, "cannot store the plan");
-	if (rc < 0)
-		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
+	return finish(q, rc, "cannot store the document", err);
 }
 
-static int sq_plan_get(void *impl, const char *id, char **body, size_t *len,
-		       int64_t *version, struct iza_error *err)
+static int sq_doc_get(void *impl, const char *kind, const char *id, char **body,
+		      size_t *len, int64_t *version, struct iza_error *err)
 {
 	char sha[65];
 
-	return plan_latest(impl, id, version, sha, body, len, err);
+	return doc_latest(impl, kind, id, version, sha, body, len, err);
+}
+
+static int sq_doc_list(void *impl, const char *kind,
+		       int (*cb)(void *ctx, const char *id, int64_t version,
+				 int64_t loaded),
+		       void *ctx, struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	int rc = one(q,
+		     "SELECT id, version, loaded FROM documents d WHERE kind = "
+		     "?1 AND version = (SELECT max(version) FROM documents e "
+		     "WHERE e.kind = d.kind AND e.id = d.id) ORDER BY id",
+		     &s, err),
+	    step;
+
+	if (rc)
+		return rc;
+	text(s, 1, kind);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		char id[128];
+
+		copy(id, sizeof(id), s, 0);
+		if (cb(ctx, id, sqlite3_column_int64(s, 1),
+		       sqlite3_column_int64(s, 2))) {
+			step = SQLITE_DONE;
+			break;
+		}
+	}
+	rc = step == SQLITE_DONE ? 0 : fail(q, err, "cannot list documents");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int put_notice(struct sq *q, const struct mon_notice *n,
+		      struct iza_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = one(q,
+		     "INSERT INTO notices(id, plan, milestone, insurer, payee, "
+		     "amount, key, issued, schedule) VALUES (?1, ?2, ?3, ?4, "
+		     "?5, ?6, ?7, ?8, ?9)",
+		     &s, err);
+
+	if (rc)
+		return rc;
+	text(s, 1, n->id);
+	text(s, 2, n->plan);
+	text(s, 3, n->milestone);
+	text(s, 4, n->insurer);
+	text(s, 5, n->payee);
+	sqlite3_bind_int64(s, 6, n->amount);
+	text(s, 7, n->key);
+	sqlite3_bind_int64(s, 8, n->issued);
+	text(s, 9, n->schedule);
+	rc = sqlite3_step(s) == SQLITE_DONE
+		 ? 0
+		 : fail(q, err, "cannot store a payment notice");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_decision_put(void *impl, const struct mon_decision *d,
+			   const struct mon_notice *notices, size_t n,
+			   enum mon_put *res, struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	size_t i;
+	int rc;
+
+	/* BEGIN IMMEDIATE takes the write lock first: of two evaluations
+	 * racing for one milestone, the second waits and then finds it
+	 * decided */
+	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return fail(q, err, "cannot record the decision");
+	rc = one(q,
+		 "SELECT count(*) FROM decisions WHERE plan = ?1 AND "
+		 "milestone = ?2",
+		 &s, err);
+	if (rc == 0) {
+		text(s, 1, d->plan);
+		text(s, 2, d->milestone);
+		if (sqlite3_step(s) != SQLITE_ROW)
+			rc = fail(q, err, "cannot read decisions");
+		else if (sqlite3_column_int64(s, 0) > 0)
+			rc = 1;
+		sqlite3_finalize(s);
+	}
+	if (rc == 1) {
+		*res = MON_DUPLICATE;
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+		return 0;
+	}
+	if (rc == 0)
+		rc = one(q,
+			 "INSERT INTO decisions(plan, milestone, plan_version, "
+			 "status, decided, recorded, late, key, evidence) "
+			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+			 &s, err);
+	if (rc == 0) {
+		text(s, 1, d->plan);
+		text(s, 2, d->milestone);
+		sqlite3_bind_int64(s, 3, d->plan_version);
+		text(s, 4, d->status);
+		sqlite3_bind_int64(s, 5, d->decided);
+		sqlite3_bind_int64(s, 6, d->recorded);
+		sqlite3_bind_int(s, 7, d->late ? 1 : 0);
+		text(s, 8, d->key);
+		text(s, 9, d->evidence);
+		rc = sqlite3_step(s) == SQLITE_DONE
+			 ? 0
+			 : fail(q, err, "cannot record the decision");
+		sqlite3_finalize(s);
+	}
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = put_notice(q, &notices[i], err);
+	*res = MON_INSERTED;
+	return finish(q, rc, "cannot record the decision", err);
+}
+
+static int sq_decision_list(void *impl, const char *plan,
+			    int (*cb)(void *ctx, const struct mon_decision *d),
+			    void *ctx, struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	int rc = one(q,
+		     "SELECT plan, milestone, plan_version, status, decided, "
+		     "recorded, late, key, evidence FROM decisions WHERE (?1 = "
+		     "'' OR plan = ?1) ORDER BY plan, milestone",
+		     &s, err),
+	    step;
+
+	if (rc)
+		return rc;
+	text(s, 1, plan);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct mon_decision d;
+		const unsigned char *ev;
+
+		memset(&d, 0, sizeof(d));
+		copy(d.plan, sizeof(d.plan), s, 0);
+		copy(d.milestone, sizeof(d.milestone), s, 1);
+		d.plan_version = sqlite3_column_int64(s, 2);
+		copy(d.status, sizeof(d.status), s, 3);
+		d.decided = sqlite3_column_int64(s, 4);
+		d.recorded = sqlite3_column_int64(s, 5);
+		d.late = sqlite3_column_int(s, 6) != 0;
+		copy(d.key, sizeof(d.key), s, 7);
+		ev = sqlite3_column_text(s, 8);
+		d.evidence = ev ? (const char *)ev : "";
+		if (cb(ctx, &d)) {
+			step = SQLITE_DONE;
+			break;
+		}
+	}
+	rc = step == SQLITE_DONE ? 0 : fail(q, err, "cannot list decisions");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_notice_list(void *impl, const char *plan, const char *insurer,
+			  int (*cb)(void *ctx, const struct mon_notice *n),
+			  void *ctx, struct iza_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	int rc = one(q,
+		     "SELECT id, plan, milestone, insurer, payee, amount, key, "
+		     "issued, schedule FROM notices WHERE (?1 = '' OR plan = "
+		     "?1) AND (?2 = '' OR insurer = ?2) ORDER BY plan, "
+		     "milestone, insurer",
+		     &s, err),
+	    step;
+
+	if (rc)
+		return rc;
+	text(s, 1, plan);
+	text(s, 2, insurer);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct mon_notice n;
+		const unsigned char *sc;
+
+		memset(&n, 0, sizeof(n));
+		copy(n.id, sizeof(n.id), s, 0);
+		copy(n.plan, sizeof(n.plan), s, 1);
+		copy(n.milestone, sizeof(n.milestone), s, 2);
+		copy(n.insurer, sizeof(n.insurer), s, 3);
+		copy(n.payee, sizeof(n.payee), s, 4);
+		n.amount = sqlite3_column_int64(s, 5);
+		copy(n.key, sizeof(n.key), s, 6);
+		n.issued = sqlite3_column_int64(s, 7);
+		sc = sqlite3_column_text(s, 8);
+		n.schedule = sc ? (const char *)sc : "[]";
+		if (cb(ctx, &n)) {
+			step = SQLITE_DONE;
+			break;
+		}
+	}
+	rc = step == SQLITE_DONE ? 0 : fail(q, err, "cannot list notices");
+	sqlite3_finalize(s);
+	return rc;
 }
 
 const struct mon_backend mon_backend_sqlite = {
@@ -571,6 +819,10 @@ const struct mon_backend mon_backend_sqlite = {
     .insurer_put = sq_insurer_put,
     .identify = sq_identify,
     .report_list = sq_report_list,
-    .plan_put = sq_plan_put,
-    .plan_get = sq_plan_get,
+    .doc_put = sq_doc_put,
+    .doc_get = sq_doc_get,
+    .doc_list = sq_doc_list,
+    .decision_put = sq_decision_put,
+    .decision_list = sq_decision_list,
+    .notice_list = sq_notice_list,
 };

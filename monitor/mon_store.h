@@ -49,6 +49,30 @@ struct mon_audit_entry {
 
 enum mon_put { MON_INSERTED, MON_DUPLICATE, MON_CONFLICT };
 
+/* A milestone's final decision (evaluate.h): it stands once recorded. */
+struct mon_decision {
+	char plan[80], milestone[64];
+	int64_t plan_version;
+	char status[24];      /* ms_status_name */
+	int64_t decided;      /* the instant the evidence decided it */
+	int64_t recorded;     /* when izamon recorded it */
+	bool late;	      /* on evidence received after the deadline */
+	char key[16];	      /* distribution key "YEAR.VERSION", "" none */
+	const char *evidence; /* JSON: report ids and values, or attestation */
+};
+
+/* One insurer's payment notice for a met milestone. */
+struct mon_notice {
+	char id[160]; /* plan/milestone/insurer */
+	char plan[80], milestone[64];
+	char insurer[5]; /* UZOVI: who pays */
+	char payee[16];	 /* AGB:/URA: code: who is paid */
+	int64_t amount;	 /* cents */
+	char key[16];	 /* distribution key "YEAR.VERSION" */
+	int64_t issued;
+	const char *schedule; /* JSON [{"date","amount_cents"}] */
+};
+
 struct mon_backend;
 
 struct mon_store {
@@ -94,17 +118,41 @@ struct mon_backend {
 			   const char *period,
 			   int (*cb)(void *ctx, const struct mon_report *r),
 			   void *ctx, struct iza_error *err);
-	/* store a plan definition (its exact bytes) as a new version unless
-	 * the latest version has the same SHA-256: *res MON_INSERTED or
-	 * MON_DUPLICATE, *version the version that holds these bytes */
-	int (*plan_put)(void *impl, const char *id, const char *body,
-			size_t len, const char *sha256, int64_t now,
-			int64_t *version, enum mon_put *res,
-			struct iza_error *err);
-	/* the latest version of a plan: 1 and heap *body (caller frees), 0
-	 * unknown plan */
-	int (*plan_get)(void *impl, const char *id, char **body, size_t *len,
-			int64_t *version, struct iza_error *err);
+	/* store a versioned document (kind "plan" or "key": a plan
+	 * definition, a distribution key under its year) as its exact bytes,
+	 * as a new version unless the latest version has the same SHA-256:
+	 * *res MON_INSERTED or MON_DUPLICATE, *version the version that holds
+	 * these bytes */
+	int (*doc_put)(void *impl, const char *kind, const char *id,
+		       const char *body, size_t len, const char *sha256,
+		       int64_t now, int64_t *version, enum mon_put *res,
+		       struct iza_error *err);
+	/* the latest version of a document: 1 and heap *body (caller frees),
+	 * 0 unknown */
+	int (*doc_get)(void *impl, const char *kind, const char *id,
+		       char **body, size_t *len, int64_t *version,
+		       struct iza_error *err);
+	/* every document of a kind, by id, with its latest version */
+	int (*doc_list)(void *impl, const char *kind,
+			int (*cb)(void *ctx, const char *id, int64_t version,
+				  int64_t loaded),
+			void *ctx, struct iza_error *err);
+	/* record a final milestone decision and the payment notices it
+	 * issues, in one transaction: *res MON_INSERTED, or MON_DUPLICATE
+	 * (and nothing written) when the milestone was decided before */
+	int (*decision_put)(void *impl, const struct mon_decision *d,
+			    const struct mon_notice *notices, size_t n,
+			    enum mon_put *res, struct iza_error *err);
+	/* decisions of a plan ("" any), by plan and milestone; d->evidence
+	 * is valid during the callback only */
+	int (*decision_list)(void *impl, const char *plan,
+			     int (*cb)(void *ctx, const struct mon_decision *d),
+			     void *ctx, struct iza_error *err);
+	/* notices matching plan and insurer ("" any), by plan, milestone,
+	 * insurer; n->schedule is valid during the callback only */
+	int (*notice_list)(void *impl, const char *plan, const char *insurer,
+			   int (*cb)(void *ctx, const struct mon_notice *n),
+			   void *ctx, struct iza_error *err);
 };
 
 extern const struct mon_backend mon_backend_sqlite;

@@ -104,11 +104,9 @@ static int get_period(const char *file, const char *where, const json_t *obj,
 	return 0;
 }
 
-/* a number as millionths; at most six decimals, |v| < 10^12.  Returns 1
- * (and leaves *out) when the member is absent and optional. */
-static int get_value(const char *file, const char *where, const json_t *obj,
-		     const char *key, bool required, int64_t *out,
-		     struct iza_error *err)
+int plan_value_read(const char *file, const char *where, const json_t *obj,
+		    const char *key, bool required, int64_t *out,
+		    struct iza_error *err)
 {
 	const json_t *v = json_object_get(obj, key);
 	double x, scaled, r;
@@ -226,10 +224,11 @@ static int parse_kpi(const char *file, const char *where, const json_t *o,
 	if (rc == 0)
 		rc = get_period(file, w, b, "period", &k->baseline, err);
 	if (rc == 0)
-		rc = get_value(file, w, b, "value", true, &k->baseline_value,
-			       err);
+		rc = plan_value_read(file, w, b, "value", true,
+				     &k->baseline_value, err);
 	if (rc == 0)
-		rc = get_value(file, where, o, "target", true, &k->target, err);
+		rc = plan_value_read(file, where, o, "target", true, &k->target,
+				     err);
 	if (rc < 0)
 		return rc;
 	k->lower = k->upper = 0;
@@ -241,11 +240,11 @@ static int parse_kpi(const char *file, const char *where, const json_t *o,
 		snprintf(w, sizeof(w), "%s.bandwidth", where);
 		rc = jutil_check_keys(file, w, bw, wkeys, PE, err);
 		if (rc == 0)
-			rc = get_value(file, w, bw, "lower", false, &k->lower,
-				       err);
+			rc = plan_value_read(file, w, bw, "lower", false,
+					     &k->lower, err);
 		if (rc >= 0)
-			rc = get_value(file, w, bw, "upper", false, &k->upper,
-				       err);
+			rc = plan_value_read(file, w, bw, "upper", false,
+					     &k->upper, err);
 		if (rc < 0)
 			return rc;
 		if (k->lower < 0 || k->upper < 0)
@@ -376,8 +375,8 @@ static int parse_milestone(const char *file, const char *where, const json_t *o,
 		rc = get_period(file, where, o, "period", &m->period, err);
 		if (rc < 0)
 			return rc;
-		rc =
-		    get_value(file, where, o, "target", false, &m->target, err);
+		rc = plan_value_read(file, where, o, "target", false,
+				     &m->target, err);
 		if (rc < 0)
 			return rc;
 		if (rc == 1)

@@ -18,6 +18,7 @@
 #ifndef IZA_PLAN_H
 #define IZA_PLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -98,6 +99,13 @@ void plan_free(struct plan *p); /* accepts NULL */
 
 /* The plan's KPI with this id, or NULL. */
 const struct plan_kpi *plan_kpi_find(const struct plan *p, const char *id);
+
+/* Member key of obj (at JSON path where of file) as millionths: a number
+ * with at most six decimals, |v| < 10^12, else -IZA_ECONFIG naming it.
+ * Returns 1 (and leaves *out) when absent and not required. */
+int plan_value_read(const char *file, const char *where, const json_t *obj,
+		    const char *key, bool required, int64_t *out,
+		    struct iza_error *err);
 
 /* v (millionths) as a decimal without trailing zeros: 250000 -> "0.25",
  * -17000000 -> "-17". */

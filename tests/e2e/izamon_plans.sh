@@ -12,13 +12,13 @@ m="$E2E_TMP/mon"
 mkdir -p "$m"
 echo "{\"data_dir\": \"$m/data\", \"mapping_dir\": \"$IZA_SOURCE_DIR/mappings\"}" >"$m/config.json"
 mon() { "$IZAMON" --config "$m/config.json" "$@"; }
-versions() { sqlite3 "$m/data/izamon.db" "SELECT count(*) FROM plans WHERE id = '$1'"; }
+versions() { sqlite3 "$m/data/izamon.db" "SELECT count(*) FROM documents WHERE kind = 'plan' AND id = '$1'"; }
 
 mon init >/dev/null
 plans="$IZA_SOURCE_DIR/mappings/plans"
 fd="$plans/zk02-digital-front-door.json"
 expect_status "the example plans load" 0 "plan plan-zk23-ggz-access loaded as version 1 (2 KPIs, 3 milestones)" mon plans load "$plans"/*.json
-expect_eq "plans stored" 3 "$(sqlite3 "$m/data/izamon.db" 'SELECT count(*) FROM plans')"
+expect_eq "plans stored" 3 "$(sqlite3 "$m/data/izamon.db" "SELECT count(*) FROM documents WHERE kind = 'plan'")"
 expect_status "the same file again is no new version" 0 "plan-zk02-front-door unchanged, version 1" mon plans load "$fd"
 expect_eq "versions of the front-door plan" 1 "$(versions plan-zk02-front-door)"
 

@@ -6,46 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kpi.h"
+#include "catalogue.h"
 #include "plan.h"
 #include "testutil.h"
 
-static struct kpi_set *ks;
-static const char **kpi_ids;
-static char **sectors;
+static struct catalogue full;
 static struct plan_catalogue cat;
 
 static void setup(void)
 {
 	struct iza_error err;
-	json_t *voc, *arr;
-	size_t i;
 
-	ck_assert_int_eq(
-	    kpi_set_load(testutil_src("mappings/kpis.json"), &ks, &err), 0);
-	kpi_ids = calloc(ks->n + 1, sizeof(*kpi_ids));
-	for (i = 0; i < ks->n; i++)
-		kpi_ids[i] = ks->defs[i].id;
-	voc = json_load_file(testutil_src("mappings/vocabulary.json"), 0, NULL);
-	ck_assert_ptr_nonnull(voc);
-	arr = json_object_get(voc, "sectors");
-	sectors = calloc(json_array_size(arr) + 1, sizeof(*sectors));
-	for (i = 0; i < json_array_size(arr); i++)
-		sectors[i] = strdup(json_string_value(json_array_get(arr, i)));
-	json_decref(voc);
-	cat.kpis = kpi_ids;
-	cat.sectors = (const char *const *)sectors;
+	ck_assert_int_eq(catalogue_load(testutil_src("mappings"), &full, &err),
+			 0);
+	cat = full.cat;
 }
 
 static void teardown(void)
 {
-	size_t i;
-
-	for (i = 0; sectors[i]; i++)
-		free(sectors[i]);
-	free(sectors);
-	free(kpi_ids);
-	kpi_set_free(ks);
+	catalogue_free(&full);
 }
 
 START_TEST(front_door_example)
