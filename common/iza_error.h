@@ -32,7 +32,8 @@
 	X(EXISTS, "already exists")                                            \
 	X(NOTFOUND, "not found")                                               \
 	X(CRYPTO, "cryptographic failure")                                     \
-	X(USAGE, "invalid usage")
+	X(USAGE, "invalid usage")                                              \
+	X(DENIED, "not permitted")
 
 enum iza_errcode {
 #define IZA_X_(name, msg) IZA_E##name,

@@ -33,6 +33,8 @@
 #include "mon_verify.h"
 #include "plan.h"
 #include "catalogue.h"
+#include "distkey.h"
+#include "milestones.h"
 
 #include <signal.h>
 
@@ -63,6 +65,20 @@ static const char usage_text[] =
     "(a changed\n"
     "                            file becomes the plan's next version)\n"
     "  plans show ID             print the latest version of a plan\n"
+    "  keys load FILE...         validate distribution keys "
+    "(iza-distribution-key/1,\n"
+    "                            one per year) and store them\n"
+    "  keys show YEAR            print the latest key for a year\n"
+    "  evaluate                  record the milestone decisions and "
+    "payment notices the\n"
+    "                            stored reports now support (loading "
+    "plans or keys\n"
+    "                            and every received report do this "
+    "too)\n"
+    "  status PLAN               where a plan stands: milestones, "
+    "evidence, notices (JSON)\n"
+    "  notices [--plan ID] [--insurer UZOVI] [--format csv|json]\n"
+    "                            the payment notices issued\n"
     "  audit verify              recompute the audit log's hash chain\n"
     "  serve [--bind ADDR] [--port N] [--port-file FILE]\n"
     "                            the HTTPS service (POST /reports, GET "
@@ -395,13 +411,16 @@ static int cmd_verify(struct mon *m, int argc, char **argv)
 
 static char *slurp(const char *path, size_t *len, struct iza_error *err);
 
-/* Validate one plan file and store its exact bytes. */
-static int plan_load_one(struct mon *m, const struct catalogue *c,
-			 const char *file)
+/* Validate one plan or distribution-key file and store its exact bytes as
+ * the document's next version (unchanged bytes: nothing). */
+static int doc_load_one(struct mon *m, const struct catalogue *c,
+			const char *kind, const char *file)
 {
 	unsigned char md[32];
-	char sha[65], what[256];
+	char sha[65], what[256], id[80], summary[64], event[32];
+	const char *on_behalf = "";
 	struct plan *p = NULL;
+	struct distkey *k = NULL;
 	enum mon_put res;
 	json_t *doc = NULL;
 	json_error_t jerr;
@@ -416,37 +435,64 @@ static int plan_load_one(struct mon *m, const struct catalogue *c,
 	if (!doc)
 		rc = iza_error_set(&m->err, -IZA_ECONFIG, file, jerr.line, NULL,
 				   "not valid JSON: %s", jerr.text);
-	else
+	else if (strcmp(kind, "plan") == 0)
 		rc = plan_parse(file, doc, &c->cat, &p, &m->err);
+	else
+		rc = distkey_parse(file, doc, &k, &m->err);
+	if (rc == 0 && p) {
+		snprintf(id, sizeof(id), "%s", p->id);
+		snprintf(summary, sizeof(summary), "%zu KPIs, %zu milestones",
+			 p->nkpis, p->nmilestones);
+		on_behalf = p->insurer;
+	} else if (rc == 0) {
+		snprintf(id, sizeof(id), "%d", k->year);
+		snprintf(summary, sizeof(summary), "%zu insurers", k->n);
+	}
 	if (rc == 0 && EVP_Digest(body, len, md, NULL, EVP_sha256(), NULL) != 1)
 		rc = iza_error_set(&m->err, -IZA_ECRYPTO, file, 0, NULL,
-				   "cannot hash the plan");
+				   "cannot hash the file");
 	for (i = 0; rc == 0 && i < 32; i++)
 		snprintf(sha + 2 * i, 3, "%02x", md[i]);
 	if (rc == 0)
-		rc = m->store.ops->doc_put(m->store.impl, "plan", p->id, body,
-					   len, sha, (int64_t)time(NULL),
-					   &version, &res, &m->err);
+		rc = m->store.ops->doc_put(m->store.impl, kind, id, body, len,
+					   sha, (int64_t)time(NULL), &version,
+					   &res, &m->err);
 	if (rc == 0 && res == MON_INSERTED) {
-		snprintf(what, sizeof(what), "%s version %lld sha256 %s", p->id,
+		snprintf(what, sizeof(what), "%s version %lld sha256 %s", id,
 			 (long long)version, sha);
-		rc = mon_audit_append(&m->store, (int64_t)time(NULL),
-				      "plan.loaded", "izamon CLI", p->insurer,
-				      what, &m->err);
+		snprintf(event, sizeof(event), "%s.loaded", kind);
+		rc = mon_audit_append(&m->store, (int64_t)time(NULL), event,
+				      "izamon CLI", on_behalf, what, &m->err);
 	}
 	if (rc == 0)
-		printf("izamon: plan %s %s version %lld (%zu KPIs, %zu "
-		       "milestones)\n",
-		       p->id, res == MON_INSERTED ? "loaded as" : "unchanged,",
-		       (long long)version, p->nkpis, p->nmilestones);
+		printf("izamon: %s %s %s version %lld (%s)\n", kind, id,
+		       res == MON_INSERTED ? "loaded as" : "unchanged,",
+		       (long long)version, summary);
 	plan_free(p);
+	distkey_free(k);
 	json_decref(doc);
 	free(body);
 	return rc;
 }
 
-static int cmd_plans(struct mon *m, int argc, char **argv)
+/* Record what the stored plans, keys and reports now decide. */
+static int evaluate_all(struct mon *m, const struct catalogue *c)
 {
+	struct milestones_counts n = {0};
+	int rc = milestones_evaluate_all(&m->store, &c->cat,
+					 (int64_t)time(NULL), &n, &m->err);
+
+	if (rc == 0)
+		printf("izamon: milestones: %zu decided now (%zu payment "
+		       "notices issued), %zu decided before, %zu open\n",
+		       n.decided, n.notices, n.standing, n.open);
+	return rc;
+}
+
+/* plans|keys load FILE... / show ID */
+static int cmd_docs(struct mon *m, int argc, char **argv)
+{
+	const char *kind = strcmp(argv[0], "plans") == 0 ? "plan" : "key";
 	struct catalogue c;
 	int i, rc;
 
@@ -461,12 +507,12 @@ static int cmd_plans(struct mon *m, int argc, char **argv)
 			return -IZA_EUSAGE;
 		rc = mon_store_open(m->database, false, &m->store, &m->err);
 		if (rc == 0)
-			rc = m->store.ops->doc_get(m->store.impl, "plan",
-						   argv[2], &body, &len,
-						   &version, &m->err);
+			rc = m->store.ops->doc_get(m->store.impl, kind, argv[2],
+						   &body, &len, &version,
+						   &m->err);
 		if (rc == 0)
 			rc = iza_error_set(&m->err, -IZA_ENOTFOUND, NULL, 0,
-					   argv[2], "no such plan");
+					   argv[2], "no such %s", kind);
 		if (rc == 1) {
 			fwrite(body, 1, len, stdout);
 			rc = 0;
@@ -481,8 +527,89 @@ static int cmd_plans(struct mon *m, int argc, char **argv)
 		rc = mon_store_open(m->database, false, &m->store, &m->err);
 	/* all or nothing per file; stop at the first refused file */
 	for (i = 2; rc == 0 && i < argc; i++)
-		rc = plan_load_one(m, &c, argv[i]);
+		rc = doc_load_one(m, &c, kind, argv[i]);
+	if (rc == 0)
+		rc = evaluate_all(m, &c);
 	catalogue_free(&c);
+	return rc;
+}
+
+static int cmd_evaluate(struct mon *m, int argc, char **argv)
+{
+	struct catalogue c;
+	int rc;
+
+	(void)argv;
+	if (argc != 1)
+		return -IZA_EUSAGE;
+	rc = catalogue_load(m->mapping_dir, &c, &m->err);
+	if (rc == 0)
+		rc = mon_store_open(m->database, false, &m->store, &m->err);
+	if (rc == 0)
+		rc = evaluate_all(m, &c);
+	catalogue_free(&c);
+	return rc;
+}
+
+static int cmd_status(struct mon *m, int argc, char **argv)
+{
+	struct catalogue c;
+	json_t *st = NULL;
+	int rc;
+
+	if (argc != 2)
+		return -IZA_EUSAGE;
+	rc = catalogue_load(m->mapping_dir, &c, &m->err);
+	if (rc == 0)
+		rc = mon_store_open(m->database, false, &m->store, &m->err);
+	if (rc == 0) {
+		st = milestones_status(&m->store, &c.cat, argv[1],
+				       (int64_t)time(NULL), &m->err);
+		rc = st ? 0 : (m->err.code ? m->err.code : -IZA_ENOMEM);
+	}
+	if (st) {
+		json_dumpf(st, stdout,
+			   JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+		putchar('\n');
+	}
+	json_decref(st);
+	catalogue_free(&c);
+	return rc;
+}
+
+static int cmd_notices(struct mon *m, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"plan", required_argument, 0, 'p'},
+	    {"insurer", required_argument, 0, 'i'},
+	    {"format", required_argument, 0, 'f'},
+	    {0, 0, 0, 0}};
+	const char *plan = "", *insurer = "", *format = "csv";
+	char *out = NULL;
+	int c, rc;
+
+	optind = 0; /* glibc: a full restart of getopt */
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'p')
+			plan = optarg;
+		else if (c == 'i')
+			insurer = optarg;
+		else if (c == 'f')
+			format = optarg;
+		else
+			return -IZA_EUSAGE;
+	}
+	if (optind != argc ||
+	    (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0))
+		return -IZA_EUSAGE;
+	rc = mon_store_open(m->database, false, &m->store, &m->err);
+	if (rc == 0)
+		rc = milestones_notices_text(&m->store, plan, insurer,
+					     strcmp(format, "csv") == 0, &out,
+					     &m->err);
+	if (rc == 0)
+		fputs(out, stdout);
+	free(out);
 	return rc;
 }
 
@@ -510,6 +637,9 @@ static int cmd_serve(struct mon *m, int argc, char **argv)
 	    {"port-file", required_argument, 0, 'f'},
 	    {0, 0, 0, 0}};
 	const char *port_file = NULL;
+	struct catalogue cat = {0};
+	struct milestones_counts counts = {0};
+	bool have_cat = false;
 	struct mon_http_config hc;
 	struct mon_http *h = NULL;
 	sigset_t set;
@@ -538,6 +668,23 @@ static int cmd_serve(struct mon *m, int argc, char **argv)
 	rc = mon_store_open(m->database, false, &m->store, &m->err);
 	if (rc)
 		return rc;
+	/* the plan API needs the catalogue; report intake does not, so a
+	 * missing one is a warning, not a reason to refuse reports */
+	if (catalogue_load(m->mapping_dir, &cat, &m->err) == 0) {
+		have_cat = true;
+		milestones_evaluate_all(&m->store, &cat.cat,
+					(int64_t)time(NULL), &counts, &m->err);
+	} else {
+		char buf[1400];
+
+		fprintf(stderr,
+			"{\"time\":%lld,\"event\":\"warning\",\"reason\":"
+			"\"no KPI catalogue in mapping_dir: the plan API is "
+			"off\",\"error\":\"%s\"}\n",
+			(long long)time(NULL),
+			iza_error_format(&m->err, buf, sizeof(buf)));
+		iza_error_clear(&m->err);
+	}
 	/* block the stop signals before the service thread starts, so only
 	 * sigwait below receives them */
 	sigemptyset(&set);
@@ -551,9 +698,12 @@ static int cmd_serve(struct mon *m, int argc, char **argv)
 	hc.key_pem = m->server_key;
 	hc.ca_pem = m->ca;
 	hc.store = &m->store;
+	hc.cat = have_cat ? &cat.cat : NULL;
 	rc = mon_http_start(&hc, &h, &m->err);
-	if (rc)
+	if (rc) {
+		catalogue_free(&cat);
 		return rc;
+	}
 	mon_audit_append(&m->store, (int64_t)time(NULL), "izamon.serve",
 			 "izamon", "", m->bind, &m->err);
 	fprintf(stderr,
@@ -570,6 +720,7 @@ static int cmd_serve(struct mon *m, int argc, char **argv)
 	}
 	sigwait(&set, &sig);
 	mon_http_stop(h);
+	catalogue_free(&cat);
 	fprintf(stderr, "{\"time\":%lld,\"event\":\"stopped\",\"signal\":%d}\n",
 		(long long)time(NULL), sig);
 	return 0;
@@ -581,7 +732,9 @@ static const struct {
 } commands[] = {{"init", cmd_init},	    {"regions", cmd_regions},
 		{"insurers", cmd_insurers}, {"verify", cmd_verify},
 		{"audit", cmd_audit},	    {"serve", cmd_serve},
-		{"plans", cmd_plans}};
+		{"plans", cmd_docs},	    {"keys", cmd_docs},
+		{"evaluate", cmd_evaluate}, {"status", cmd_status},
+		{"notices", cmd_notices}};
 
 int main(int argc, char **argv)
 {

@@ -30,6 +30,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "milestones.h"
+#include "mon_api.h"
 #include "mon_verify.h"
 
 struct mon_http {
@@ -38,6 +40,7 @@ struct mon_http {
 	char *ca_path;
 	size_t max_body;
 	struct mon_store *store;
+	const struct plan_catalogue *cat;
 	int port;
 };
 
@@ -83,35 +86,47 @@ static void log_line(const char *event, int status, const char *region,
 	json_decref(o);
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, int status,
-				 json_t *body)
+/* Send len bytes of heap text t (taken over) with a content type. */
+static enum MHD_Result send_text(struct MHD_Connection *c, int status,
+				 const char *ctype, char *t, size_t len)
 {
-	char *t = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct MHD_Response *r;
 	enum MHD_Result rc;
 
-	json_decref(body);
 	if (!t)
 		return MHD_NO;
-	r = MHD_create_response_from_buffer(strlen(t), t,
-					    MHD_RESPMEM_MUST_FREE);
+	r = MHD_create_response_from_buffer(len, t, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		free(t);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, "Content-Type", "application/fhir+json");
+	MHD_add_response_header(r, "Content-Type", ctype);
+	/* the dashboard needs nothing from elsewhere: say so */
+	MHD_add_response_header(
+	    r, "Content-Security-Policy",
+	    "default-src 'none'; style-src 'unsafe-inline'; "
+	    "img-src 'self'; frame-ancestors 'none'");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
 	rc = MHD_queue_response(c, (unsigned int)status, r);
 	MHD_destroy_response(r);
 	return rc;
 }
 
+static enum MHD_Result send_json(struct MHD_Connection *c, int status,
+				 json_t *body)
+{
+	char *t = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	return send_text(c, status, "application/fhir+json", t,
+			 t ? strlen(t) : 0);
+}
+
 static enum MHD_Result outcome(struct MHD_Connection *c, int status,
 			       const char *code, const char *why)
 {
-	return send_json(c, status,
-			 json_pack("{s:s,s:[{s:s,s:s,s:s}]}", "resourceType",
-				   "OperationOutcome", "issue", "severity",
-				   "error", "code", code, "diagnostics", why));
+	return send_json(c, status, mon_api_outcome(code, why));
 }
 
 /* The verified TLS client: fingerprint and subject; false if none. */
@@ -254,6 +269,18 @@ static enum MHD_Result post_report(struct mon_http *h, struct MHD_Connection *c,
 		return refuse(h, c, MHD_HTTP_CONFLICT, "conflict",
 			      "another report is stored under this report id",
 			      subject, v.claims.region, v.claims.report_id);
+	if (put == MON_INSERTED && h->cat) {
+		/* what the new report decides; the report is stored whatever
+		 * this says (a plan not loaded yet is no error) */
+		struct milestones_counts n = {0};
+		struct iza_error e2 = {0};
+
+		if (milestones_evaluate(h->store, h->cat, v.claims.plan,
+					rep.received, &n, &e2) &&
+		    e2.code != -IZA_ENOTFOUND)
+			log_line("evaluation.failed", 500, v.claims.region,
+				 v.claims.report_id, e2.text);
+	}
 	log_line(put == MON_INSERTED ? "report.received" : "report.duplicate",
 		 put == MON_INSERTED ? 201 : 200, v.claims.region,
 		 v.claims.report_id, "");
@@ -361,6 +388,65 @@ static enum MHD_Result get_reports(struct mon_http *h, struct MHD_Connection *c,
 	}
 }
 
+static const char *arg_of(void *ctx, const char *key)
+{
+	return arg(ctx, key);
+}
+
+/* The plan API and dashboard (mon_api.h); MHD_YES/NO, or -1 when url is
+ * none of its routes. */
+static int api(struct mon_http *h, struct MHD_Connection *c, const char *url,
+	       const char *method, struct req *rq)
+{
+	char fp[65] = "", subject[256] = "", role[16] = "", code[16] = "";
+	const char *why = NULL;
+	struct iza_error err = {0};
+	struct mon_api_request ar;
+	struct mon_api_response out;
+	char what[300];
+	int rc;
+
+	if (strncmp(url, "/plans", 6) != 0 &&
+	    strncmp(url, "/notices", 8) != 0 &&
+	    strncmp(url, "/dashboard", 10) != 0)
+		return -1;
+	if (!tls_client(c, fp, subject, sizeof(subject), &why))
+		return outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
+	rc = h->store->ops->identify(h->store->impl, fp, role, code, &err);
+	if (rc < 0)
+		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
+			       "storage error");
+	if (rc == 0)
+		return outcome(c, MHD_HTTP_FORBIDDEN, "security",
+			       "this certificate is not enrolled");
+	if (!h->cat)
+		return outcome(c, MHD_HTTP_SERVICE_UNAVAILABLE, "exception",
+			       "no KPI catalogue loaded (mapping_dir)");
+	if (rq->too_big)
+		return outcome(c, MHD_HTTP_CONTENT_TOO_LARGE, "too-long",
+			       "the request is larger than the limit");
+	memset(&ar, 0, sizeof(ar));
+	ar.method = method;
+	ar.url = url;
+	ar.role = role;
+	ar.code = code;
+	ar.subject = subject;
+	ar.arg = arg_of;
+	ar.arg_ctx = c;
+	ar.body = rq->body;
+	ar.len = rq->len;
+	ar.now = (int64_t)time(NULL);
+	if (!mon_api_handle(h->store, h->cat, &ar, &out))
+		return outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
+			       "no such endpoint");
+	snprintf(what, sizeof(what), "%s %s: HTTP %d%s%s", method, url,
+		 out.status, out.audit_what[0] ? ": " : "", out.audit_what);
+	mon_audit_append(h->store, ar.now,
+			 out.audit_event[0] ? out.audit_event : "plans.read",
+			 subject, code, what, &err);
+	return send_text(c, out.status, out.content_type, out.body, out.len);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *upload,
@@ -414,6 +500,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 					   (strncmp(url, "/reports/", 9) == 0 &&
 					    url[9] && !strchr(url + 9, '/'))))
 		return get_reports(h, c, url);
+	{
+		int rc = api(h, c, url, method, rq);
+
+		if (rc >= 0)
+			return (enum MHD_Result)rc;
+	}
 	return outcome(c, MHD_HTTP_NOT_FOUND, "not-found", "no such endpoint");
 }
 
@@ -460,6 +552,7 @@ int mon_http_start(const struct mon_http_config *c, struct mon_http **out,
 	if (!h)
 		return -IZA_ENOMEM;
 	h->store = c->store;
+	h->cat = c->cat;
 	h->max_body = c->max_body ? c->max_body : MON_HTTP_MAX_BODY;
 	h->cert = read_file(c->cert_pem);
 	h->key = read_file(c->key_pem);

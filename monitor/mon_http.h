@@ -12,6 +12,12 @@
  *                   stored: 201 {"id"}, 200 for the same report again, 409
  *                   for another report under its id.  Refusals carry a FHIR
  *                   OperationOutcome; every outcome goes to the audit log.
+ *                   A stored report is evaluated against its plan at once
+ *                   (milestones.h): a milestone it decides is recorded
+ *                   with its payment notices before the reply.
+ *   GET /reports, GET /reports/{id}: the stored reports (insurers: all; a
+ *                   region: its own).
+ *   /plans..., /notices..., /dashboard...: mon_api.h.
  *   GET /healthz    200 "ok".
  * One polling thread serves all requests, so the store is used by one
  * thread.  Requests log one JSON line each to stderr.
@@ -23,6 +29,7 @@
 
 #include "iza_error.h"
 #include "mon_store.h"
+#include "plan.h"
 
 #define MON_HTTP_MAX_BODY (16u << 20)
 
@@ -34,6 +41,9 @@ struct mon_http_config {
 	const char *ca_pem;	 /* CA certificates clients must chain to */
 	size_t max_body;	 /* 0: MON_HTTP_MAX_BODY */
 	struct mon_store *store; /* borrowed; used from the service thread */
+	/* borrowed: what stored plans refer to; NULL: no plan API (503)
+	 * and no evaluation on arrival */
+	const struct plan_catalogue *cat;
 };
 
 struct mon_http;

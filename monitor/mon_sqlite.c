@@ -550,6 +550,21 @@ static int finish(struct sq *q, int rc, const char *what, struct iza_error *err)
 	return rc;
 }
 
+static int sq_tx_begin(void *impl, struct iza_error *err)
+{
+	struct sq *q = impl;
+
+	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return fail(q, err, "cannot start a transaction");
+	return 0;
+}
+
+static int sq_tx_end(void *impl, bool commit, struct iza_error *err)
+{
+	return finish(impl, commit ? 0 : -IZA_ESTORE, "cannot commit", err);
+}
+
 static int sq_doc_put(void *impl, const char *kind, const char *id,
 		      const char *body, size_t len, const char *sha256,
 		      int64_t now, int64_t *version, enum mon_put *res,
@@ -819,6 +834,8 @@ const struct mon_backend mon_backend_sqlite = {
     .insurer_put = sq_insurer_put,
     .identify = sq_identify,
     .report_list = sq_report_list,
+    .tx_begin = sq_tx_begin,
+    .tx_end = sq_tx_end,
     .doc_put = sq_doc_put,
     .doc_get = sq_doc_get,
     .doc_list = sq_doc_list,

@@ -89,9 +89,16 @@ int mon_audit_append(struct mon_store *s, int64_t now, const char *event,
 	if (!s || !s->ops)
 		return -IZA_EUSAGE;
 	memset(&e, 0, sizeof(e));
-	rc = s->ops->audit_last(s->impl, &last, err);
-	if (rc < 0)
+	/* reading the last entry and appending after it is one step, also
+	 * when izamon serve and a CLI command write at the same time */
+	rc = s->ops->tx_begin(s->impl, err);
+	if (rc)
 		return rc;
+	rc = s->ops->audit_last(s->impl, &last, err);
+	if (rc < 0) {
+		s->ops->tx_end(s->impl, false, err);
+		return rc;
+	}
 	e.seq = rc == 1 ? last.seq + 1 : 1;
 	if (rc == 1)
 		memcpy(e.prev, last.hash, MON_HASH_LEN);
@@ -103,9 +110,15 @@ int mon_audit_append(struct mon_store *s, int64_t now, const char *event,
 	snprintf(e.what, sizeof(e.what), "%s", what ? what : "");
 	rc = entry_hash(&e, e.hash);
 	if (rc)
-		return iza_error_set(err, rc, NULL, 0, "audit",
-				     "cannot hash the audit entry");
-	return s->ops->audit_put(s->impl, &e, err);
+		rc = iza_error_set(err, rc, NULL, 0, "audit",
+				   "cannot hash the audit entry");
+	else
+		rc = s->ops->audit_put(s->impl, &e, err);
+	if (rc) {
+		s->ops->tx_end(s->impl, false, err);
+		return rc;
+	}
+	return s->ops->tx_end(s->impl, true, err);
 }
 
 struct chain {

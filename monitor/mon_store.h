@@ -95,6 +95,10 @@ struct mon_backend {
 			  enum mon_put *res, struct iza_error *err);
 	int (*report_get)(void *impl, const char *id, struct mon_report *out,
 			  struct iza_error *err);
+	/* an exclusive write transaction across processes (BEGIN IMMEDIATE):
+	 * what happens between begin and end(commit) is atomic */
+	int (*tx_begin)(void *impl, struct iza_error *err);
+	int (*tx_end)(void *impl, bool commit, struct iza_error *err);
 	/* append one audit entry (seq, prev and hash already set) */
 	int (*audit_put)(void *impl, const struct mon_audit_entry *e,
 			 struct iza_error *err);
