@@ -8,32 +8,9 @@
 # for the same milestone (izamon serve and CLI processes at once) issuing
 # every notice exactly once.
 source "$(dirname "$0")/lib.bash"
-: "${IZAGEN:?IZAGEN must point at the izagen binary}"
-: "${IZAMON:?IZAMON must point at the izamon binary}"
-for t in sqlite3 curl jq; do command -v $t >/dev/null || { echo "$t missing (scripts/setup.sh installs it)"; exit 1; }; done
-
-pki="$E2E_TMP/pki"
-bash "$IZA_SOURCE_DIR/certs/make-dev-pki.sh" "$pki" --region ZK02 --region ZK14 --insurer 3311 --insurer 7095 2>/dev/null
-ex="$E2E_TMP/export"
-(cd "$IZA_SOURCE_DIR" && "$IZAGEN" --out "$ex" --quiet)
-hosp=$(jq -r '.sources.hospital.agb' "$ex/truth.json")
-gp=$(jq -r '.sources.gp.agb' "$ex/truth.json")
-
-m="$E2E_TMP/mon"
-mkdir -p "$m"
-cat >"$m/config.json" <<JSON
-{"data_dir": "$m/data", "ca": "$pki/ca.pem", "server_cert": "$pki/monitor-chain.pem",
- "server_key": "$pki/monitor.key", "mapping_dir": "$IZA_SOURCE_DIR/mappings"}
-JSON
-mon() { "$IZAMON" --config "$m/config.json" "$@"; }
-db="$m/data/izamon.db"
-q() { sqlite3 "$db" "$1"; }
-mon init >/dev/null
-mon insurers add 3311 --cert "$pki/insurer-3311.pem" >/dev/null
-mon insurers add 7095 --cert "$pki/insurer-7095.pem" >/dev/null
+source "$(dirname "$0")/plan_fixture.bash"
 plan=plan-e2e-front-door
-mon regions add ZK02 --cert "$pki/region-ZK02.pem" --plans "$plan" >/dev/null
-mon regions add ZK14 --cert "$pki/region-ZK14.pem" --plans plan-other >/dev/null
+fixture_start "$plan"
 
 # The example front-door plan, with a result milestone on the demo data's
 # period: digital-contact-share 2025-Q1 at least 0.13, 123,456.79 euro over
@@ -44,33 +21,11 @@ jq --arg id "$plan" '.id = $id | .milestones[1].period = "2025-Q1" | .milestones
 	"$IZA_SOURCE_DIR/mappings/plans/zk02-digital-front-door.json" >"$E2E_TMP/plan.json"
 expect_status "the plan loads (no key yet)" 0 "0 decided now" mon plans load "$E2E_TMP/plan.json"
 
-rm -f "$m/port"
-timeout 300 "$IZAMON" --config "$m/config.json" serve --port 0 --port-file "$m/port" 2>"$m/serve.log" &
-srv=$!
-trap 'kill -TERM $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$E2E_TMP"' EXIT
-for _ in $(seq 1 50); do [ -s "$m/port" ] && break; sleep 0.1; done
-port=$(cat "$m/port")
-url="https://127.0.0.1:$port"
-as() { # WHO PATH [curl args...]: GET (or more) with WHO's certificate
-	local who=$1 path=$2
-	shift 2
-	curl -s --max-time 20 --cacert "$pki/ca.pem" --cert "$pki/$who-chain.pem" --key "$pki/$who.key" "$@" "$url$path"
-}
-code() { # WHO PATH [curl args...]: the HTTP status only
-	local who=$1 path=$2
-	shift 2
-	curl -s -o /dev/null -w '%{http_code}' --max-time 20 --cacert "$pki/ca.pem" --cert "$pki/$who-chain.pem" --key "$pki/$who.key" "$@" "$url$path"
-}
-
 # the region's gateway reports 2025-Q1 and pushes it
-d="$E2E_TMP/gw"
-gw_new "$d" "{\"provider_consent\": [\"$hosp\", \"$gp\"], \"plan\": \"$plan\", \"signing_key\": \"$pki/region-ZK02.key\", \"signing_chain\": \"$pki/region-ZK02-chain.pem\", \"monitor_url\": \"$url\", \"monitor_ca\": \"$pki/ca.pem\"}"
-gw "$d" ingest --source "$hosp" "$ex/hospital/Patient.ndjson" "$ex/hospital/Encounter.ndjson" >/dev/null || true
-gw "$d" ingest --source "$gp" "$ex/gp/Patient.ndjson" "$ex/gp/Encounter.ndjson" >/dev/null || true
-gw "$d" report --period 2025-Q1 --out "$E2E_TMP/r1.json" 2>/dev/null
-gw "$d" push >/dev/null
-rid=$(jq -r .id "$E2E_TMP/r1.json")
-share=$(jq -r '.entry[].resource | select(.resourceType == "MeasureReport" and (.measure | test("/digital-contact-share[|]"))) | .group[0].measureScore.value' "$E2E_TMP/r1.json")
+fixture_gateway "$plan"
+gw_report 2025-Q1
+rid=$(jq -r .id "$E2E_TMP/report-2025-Q1.json")
+share=$(jq -r '.entry[].resource | select(.resourceType == "MeasureReport" and (.measure | test("/digital-contact-share[|]"))) | .group[0].measureScore.value' "$E2E_TMP/report-2025-Q1.json")
 expect_eq "the report is stored" "$rid" "$(q 'SELECT id FROM reports')"
 jq -n --argjson s "$share" '$s > 0.13' | grep -q true && ok "the demo's digital-contact-share $share is above the milestone's 0.13" || not_ok "digital-contact-share $share"
 
