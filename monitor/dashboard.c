@@ -20,7 +20,7 @@
 #define CW 640.0
 #define CH 260.0
 #define ML 70.0
-#define MR 20.0
+#define MR 48.0
 #define MT 20.0
 #define MB 50.0
 
@@ -165,14 +165,15 @@ static void head(FILE *f, const char *title)
 	    f);
 }
 
-static char *finish(FILE *f, char *buf)
+/* buf is the open_memstream pointer: valid only after fclose */
+static char *finish(FILE *f, char **buf)
 {
 	fputs("</main>\n</body>\n</html>\n", f);
 	if (fclose(f) != 0) {
-		free(buf);
+		free(*buf);
 		return NULL;
 	}
-	return buf;
+	return *buf;
 }
 
 char *dashboard_overview(const json_t *plans, int64_t now)
@@ -236,7 +237,7 @@ char *dashboard_overview(const json_t *plans, int64_t now)
 		      "load FILE).</td></tr>\n",
 		      f);
 	fputs("</tbody>\n</table>\n", f);
-	return finish(f, buf);
+	return finish(f, &buf);
 }
 
 /* ---- charts ---- */
@@ -310,7 +311,8 @@ static void hline(FILE *f, const struct scale *s, double v, const char *colour,
 
 #define MAX_PERIODS 64
 
-static void chart(FILE *f, const json_t *k, size_t idx)
+static void chart(FILE *f, const json_t *k, const json_t *milestones,
+		  size_t idx)
 {
 	const json_t *pts = json_object_get(k, "points"), *pt;
 	const char *per[MAX_PERIODS];
@@ -381,11 +383,14 @@ static void chart(FILE *f, const json_t *k, size_t idx)
 	hline(f, &s, base, C_BASELINE, "2 4", label);
 	snprintf(label, sizeof(label), "target %.6g", target);
 	hline(f, &s, target, C_TARGET, "6 3", label);
-	for (i = 0; i < s.n; i++)
+	for (i = 0; i < s.n; i++) {
 		fprintf(f,
 			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" "
-			"text-anchor=\"middle\" fill=\"#333\">%s</text>\n",
-			xpos(&s, i), CH - MB + 18, per[i]);
+			"text-anchor=\"middle\" fill=\"#333\">",
+			xpos(&s, i), CH - MB + 18);
+		esc(f, per[i]);
+		fputs("</text>\n", f);
+	}
 	/* the values: a line broken at every gap */
 	json_array_foreach(pts, i, pt)
 	{
@@ -395,13 +400,17 @@ static void chart(FILE *f, const json_t *k, size_t idx)
 		if (!json_is_number(v)) {
 			gaps++;
 			have_prev = false;
+			fputs("<g><title>", f);
+			esc(f, str(pt, "region"));
+			fputs(" ", f);
+			esc(f, str(pt, "period"));
+			fputs(": no value (", f);
+			esc(f, str(pt, "absent"));
 			fprintf(f,
-				"<g><title>%s %s: no value (%s)</title><text "
-				"x=\"%.1f\" y=\"%.1f\" font-size=\"16\" "
-				"text-anchor=\"middle\" fill=\"%s\">&#215;"
-				"</text></g>\n",
-				str(pt, "region"), str(pt, "period"),
-				str(pt, "absent"), x, CH - MB - 6, C_GAP);
+				")</title><text x=\"%.1f\" y=\"%.1f\" "
+				"font-size=\"16\" text-anchor=\"middle\" "
+				"fill=\"%s\">&#215;</text></g>\n",
+				x, CH - MB - 6, C_GAP);
 			continue;
 		}
 		if (have_prev)
@@ -415,9 +424,40 @@ static void chart(FILE *f, const json_t *k, size_t idx)
 		have_prev = true;
 		fprintf(f,
 			"<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" "
-			"fill=\"%s\"><title>%s %s: %.6g</title></circle>\n",
-			x, prevy, C_VALUE, str(pt, "region"), str(pt, "period"),
-			dbl(v));
+			"fill=\"%s\"><title>",
+			x, prevy, C_VALUE);
+		esc(f, str(pt, "region"));
+		fputs(" ", f);
+		esc(f, str(pt, "period"));
+		fputs(": ", f);
+		value(f, v);
+		fputs("</title></circle>\n", f);
+	}
+	/* result milestones on this KPI: a diamond at their period's target */
+	json_array_foreach(milestones, i, pt)
+	{
+		size_t at;
+		double x, y;
+
+		if (strcmp(str(pt, "kpi"), str(k, "kpi")) != 0)
+			continue;
+		for (at = 0; at < s.n; at++)
+			if (strcmp(per[at], str(pt, "period")) == 0)
+				break;
+		if (at == s.n)
+			continue;
+		x = xpos(&s, at);
+		y = ypos(&s, dbl(json_object_get(pt, "target")));
+		fprintf(f,
+			"<path d=\"M%.1f %.1fl7 7l-7 7l-7-7z\" fill=\"none\" "
+			"stroke=\"%s\" stroke-width=\"2\"><title>milestone ",
+			x, y - 7, C_TARGET);
+		esc(f, str(pt, "id"));
+		fputs(": target ", f);
+		value(f, json_object_get(pt, "target"));
+		fputs(" for ", f);
+		esc(f, str(pt, "period"));
+		fputs("</title></path>\n", f);
 	}
 	fputs("</svg>\n", f);
 	/* the text alternative */
@@ -467,6 +507,11 @@ static void chart(FILE *f, const json_t *k, size_t idx)
 	if (json_array_size(pts) == 0)
 		fputs("<tr><td colspan=\"4\">No reports yet.</td></tr>\n", f);
 	fputs("</tbody>\n</table>\n", f);
+	fputs("<p class=\"note\">Legend: line and dots, the reported values; "
+	      "dashed green, the target, with its bandwidth shaded; dotted "
+	      "grey, the baseline; &#9671;, a milestone's own target for its "
+	      "period; &#215;, a period without a value.</p>\n",
+	      f);
 	if (gaps)
 		fprintf(f,
 			"<p class=\"note\">&#215; marks %zu period(s) without "
@@ -601,7 +646,7 @@ char *dashboard_plan(const json_t *status, const json_t *indicators,
 	when(f, now);
 	fputs(".</p>\n<h2>Indicators</h2>\n", f);
 	json_array_foreach(json_object_get(indicators, "kpis"), i, k)
-	    chart(f, k, i);
+	    chart(f, k, json_object_get(status, "milestones"), i);
 
 	fputs("<h2>Milestones</h2>\n<table>\n<thead><tr><th "
 	      "scope=\"col\">Milestone</th><th scope=\"col\">Condition</th>"
@@ -654,5 +699,5 @@ char *dashboard_plan(const json_t *status, const json_t *indicators,
 		    "<tr><td colspan=\"6\">No payment notices yet.</td></tr>\n",
 		    f);
 	fputs("</tbody>\n</table>\n", f);
-	return finish(f, buf);
+	return finish(f, &buf);
 }
