@@ -3,7 +3,8 @@
 # both sides end to end on embedded defaults (SQLite, a fresh pseudonymisation
 # key, a test-only PKI, both services on loopback):
 #   izagw init -> ingest hospital + GP exports -> KPI table -> signed report
-#   -> izamon serve (127.0.0.1) -> izagw push -> izamon's audit log verified.
+#   -> izamon serve (127.0.0.1) -> izagw push -> the plan's milestone decided
+#   -> payment notices per insurer -> izamon's audit log verified.
 #
 # IZAGW, IZAMON and IZAGEN, when all set, name binaries to use instead of
 # building; DEMO_DIR (default ./demo) is where everything goes
@@ -27,14 +28,19 @@ cd "$work"
 here=$PWD
 
 echo "== a test-only PKI (certs/make-dev-pki.sh) and izamon on 127.0.0.1 =="
-bash "$root/certs/make-dev-pki.sh" pki --region ZK02 2>/dev/null
+bash "$root/certs/make-dev-pki.sh" pki --region ZK02 --insurer 3311 2>/dev/null
 cat >izamon.json <<JSON
 {"data_dir": "$here/izamon-data", "ca": "$here/pki/ca.pem",
- "server_cert": "$here/pki/monitor-chain.pem", "server_key": "$here/pki/monitor.key"}
+ "server_cert": "$here/pki/monitor-chain.pem", "server_key": "$here/pki/monitor.key",
+ "mapping_dir": "$root/mappings"}
 JSON
 izamon() { "$IZAMON" --config izamon.json "$@"; }
 izamon init
 izamon regions add ZK02 --cert pki/region-ZK02.pem --plans plan-zk02-front-door
+izamon insurers add 3311 --cert pki/insurer-3311.pem
+echo "== the example plans and distribution keys (illustrative figures) =="
+izamon plans load "$root"/mappings/plans/*.json
+izamon keys load "$root"/mappings/distribution-keys/*.json
 timeout 300 "$IZAMON" --config izamon.json serve --port 0 --port-file izamon.port 2>izamon.log &
 mon_pid=$!
 trap 'kill -TERM $mon_pid 2>/dev/null || true' EXIT
@@ -66,5 +72,13 @@ izagw kpis --period 2025-Q1
 echo "== izagw report --period 2025-Q1 (signed, queued) and izagw push =="
 izagw report --period 2025-Q1 --out report-2025-Q1.json
 izagw push
+echo "== 2025-Q4 too: the plan's milestone digital-share-2025-q4 is judged on it =="
+izagw report --period 2025-Q4 --out report-2025-Q4.json
+izagw push
+echo "== where the plan stands (izamon status) and the payment notices =="
+izamon status plan-zk02-front-door | jq -r '.milestones[] | "\(.id): \(.status)\(if .final then "" else " (provisional)" end)"'
+izamon notices --plan plan-zk02-front-door
 izamon audit verify
-echo "== FHIR MeasureReport Bundle in $work/report-2025-Q1.json, received by izamon in $work/izamon-data =="
+echo "== FHIR MeasureReport Bundles in $work/report-2025-Q*.json, received by izamon in $work/izamon-data =="
+echo "   (the dashboard: izamon --config $work/izamon.json serve, then https://127.0.0.1:8443/dashboard"
+echo "    with the test-only certificate $work/pki/insurer-3311-chain.pem in the browser; docs/izamon.md)"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's first command, demo.sh, end to end with the built binaries:
 # it must finish with status 0, print a KPI table with released figures,
-# write the FHIR report, and deliver it signed to izamon on loopback (a
-# quarantined demo line must not stop it).
+# write the FHIR report, deliver it signed to izamon on loopback (a
+# quarantined demo line must not stop it), and end with a decided milestone
+# and its payment notices.
 source "$(dirname "$0")/lib.bash"
 : "${IZAGEN:?IZAGEN must point at the izagen binary}"
 : "${IZAMON:?IZAMON must point at the izamon binary}"
@@ -20,7 +21,10 @@ grep -q 'release 1 of 2025-Q1 recorded' "$E2E_TMP/out" && ok "the report is rele
 grep -q '^push: 1 sent, 0 to retry, 0 refused' "$E2E_TMP/out" && ok "pushed to izamon" || not_ok "no push"
 grep -q 'audit log intact' "$E2E_TMP/out" && ok "izamon's audit log verifies" || not_ok "no audit verify"
 n=$(sqlite3 "$E2E_TMP/demo/izamon-data/izamon.db" "SELECT count(*) FROM reports")
-expect_eq "reports received by izamon" 1 "$n"
+expect_eq "reports received by izamon" 2 "$n"
+grep -q '^digital-share-2025-q4: met$' "$E2E_TMP/out" && ok "the plan's Q4 milestone is decided met" || not_ok "no decided milestone: $(grep -A4 'where the plan stands' "$E2E_TMP/out")"
+n=$(grep -c '^plan-zk02-front-door/digital-share-2025-q4/' "$E2E_TMP/out" || true)
+expect_eq "payment notices printed, one per insurer of the 2026 key" 5 "$n"
 sleep 0.5
 pgrep -f "izamon.json serve" >/dev/null && not_ok "izamon still running after the demo" || ok "izamon stopped with the demo"
 finish
