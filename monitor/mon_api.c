@@ -172,6 +172,7 @@ static int attest(struct mon_store *s, const struct plan_catalogue *cat,
 	json_error_t je;
 	json_t *doc;
 	const char *outcome, *note;
+	char what[16];
 	int rc;
 
 	if (strcmp(rq->role, "insurer") != 0)
@@ -192,10 +193,12 @@ static int attest(struct mon_store *s, const struct plan_catalogue *cat,
 		return fail(out, 400, "too-long",
 			    "the note is longer than 500 characters");
 	}
-	rc = milestones_attest(s, cat, plan, milestone, outcome, rq->code,
+	snprintf(what, sizeof(what), "%s", outcome);
+	rc = milestones_attest(s, cat, plan, milestone, what, rq->code,
 			       rq->subject, note ? note : "", rq->now, &res,
 			       &err);
-	json_decref(doc);
+	json_decref(doc); /* outcome and note pointed into it */
+	outcome = what;
 	if (rc)
 		return fail_err(out, &err);
 	snprintf(out->audit_event, sizeof(out->audit_event),

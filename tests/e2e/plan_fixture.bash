@@ -43,11 +43,23 @@ JSON
 	rm -f "$m/port"
 	timeout 600 "$IZAMON" --config "$m/config.json" serve --port 0 --port-file "$m/port" 2>"$m/serve.log" &
 	srv=$!
-	trap 'kill -TERM $srv 2>/dev/null; wait $srv 2>/dev/null; fixture_cleanup; rm -rf "$E2E_TMP"' EXIT
+	trap 'fixture_exit' EXIT
 	for _ in $(seq 1 50); do [ -s "$m/port" ] && break; sleep 0.1; done
 	url="https://127.0.0.1:$(cat "$m/port")"
 }
 fixture_cleanup() { :; } # a test may redefine it (other servers to stop)
+# on exit: stop izamon (its own exit status does not matter here), show its
+# log when a check failed, remove the temporary directory
+fixture_exit() {
+	kill -TERM "$srv" 2>/dev/null || true
+	wait "$srv" 2>/dev/null || true
+	fixture_cleanup || true
+	if [ "$fails" -gt 0 ] && [ -f "$m/serve.log" ]; then
+		echo "--- izamon serve log (last lines):"
+		tail -30 "$m/serve.log"
+	fi
+	rm -rf "$E2E_TMP"
+}
 
 fixture_gateway() {
 	local plan=$1 ex="$E2E_TMP/export" hosp gp

@@ -74,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sum += k->shares[i].share;
 		if (sum != DISTKEY_WHOLE)
 			abort();
-		if (k->n <= 64 && distkey_split(k, 123456789, parts, &err) == 0) {
+		if (k->n <= 64 &&
+		    distkey_split(k, 123456789, parts, &err) == 0) {
 			int64_t total = 0;
 
 			for (i = 0; i < k->n; i++)
