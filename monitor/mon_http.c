@@ -293,6 +293,33 @@ static enum MHD_Result post_report(struct mon_http *h, struct MHD_Connection *c,
 		      put == MON_INSERTED ? "stored" : "duplicate"));
 }
 
+/* The enrolled client of a read request: its certificate subject, role
+ * ("insurer", "region") and code; false with *reply sent (401, 403, 500)
+ * when it is none. */
+static bool identify_client(struct mon_http *h, struct MHD_Connection *c,
+			    char subject[256], char role[16], char code[16],
+			    enum MHD_Result *reply)
+{
+	char fp[65] = "";
+	const char *why = NULL;
+	struct iza_error err = {0};
+	int rc;
+
+	if (!tls_client(c, fp, subject, 256, &why)) {
+		*reply = outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
+		return false;
+	}
+	rc = h->store->ops->identify(h->store->impl, fp, role, code, &err);
+	if (rc <= 0) {
+		*reply = rc < 0 ? outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+					  "exception", "storage error")
+				: outcome(c, MHD_HTTP_FORBIDDEN, "security",
+					  "this certificate is not enrolled");
+		return false;
+	}
+	return true;
+}
+
 struct listing {
 	json_t *arr;
 };
@@ -327,20 +354,14 @@ static const char *arg(struct MHD_Connection *c, const char *key)
 static enum MHD_Result get_reports(struct mon_http *h, struct MHD_Connection *c,
 				   const char *url)
 {
-	char fp[65] = "", subject[256] = "", role[16] = "", code[16] = "";
-	const char *why = NULL, *region;
+	char subject[256] = "", role[16] = "", code[16] = "";
+	const char *region;
 	struct iza_error err = {0};
+	enum MHD_Result reply;
 	int rc;
 
-	if (!tls_client(c, fp, subject, sizeof(subject), &why))
-		return outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
-	rc = h->store->ops->identify(h->store->impl, fp, role, code, &err);
-	if (rc < 0)
-		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
-			       "storage error");
-	if (rc == 0)
-		return outcome(c, MHD_HTTP_FORBIDDEN, "security",
-			       "this certificate is not enrolled");
+	if (!identify_client(h, c, subject, role, code, &reply))
+		return reply;
 	region = arg(c, "region");
 	if (strcmp(role, "region") == 0) {
 		if (region[0] && strcmp(region, code) != 0)
@@ -398,27 +419,19 @@ static const char *arg_of(void *ctx, const char *key)
 static int api(struct mon_http *h, struct MHD_Connection *c, const char *url,
 	       const char *method, struct req *rq)
 {
-	char fp[65] = "", subject[256] = "", role[16] = "", code[16] = "";
-	const char *why = NULL;
+	char subject[256] = "", role[16] = "", code[16] = "";
 	struct iza_error err = {0};
 	struct mon_api_request ar;
 	struct mon_api_response out;
+	enum MHD_Result reply;
 	char what[300];
-	int rc;
 
 	if (strncmp(url, "/plans", 6) != 0 &&
 	    strncmp(url, "/notices", 8) != 0 &&
 	    strncmp(url, "/dashboard", 10) != 0)
 		return -1;
-	if (!tls_client(c, fp, subject, sizeof(subject), &why))
-		return outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
-	rc = h->store->ops->identify(h->store->impl, fp, role, code, &err);
-	if (rc < 0)
-		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
-			       "storage error");
-	if (rc == 0)
-		return outcome(c, MHD_HTTP_FORBIDDEN, "security",
-			       "this certificate is not enrolled");
+	if (!identify_client(h, c, subject, role, code, &reply))
+		return reply;
 	if (!h->cat)
 		return outcome(c, MHD_HTTP_SERVICE_UNAVAILABLE, "exception",
 			       "no KPI catalogue loaded (mapping_dir)");

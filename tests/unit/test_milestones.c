@@ -154,27 +154,22 @@ static void put_report(const char *id, int64_t received, const char *value)
 	struct iza_error err;
 	struct mon_report r;
 	enum mon_put res;
-	char body[1024];
+	char body[1024], group[256];
 
 	if (value)
-		snprintf(
-		    body, sizeof(body),
-		    "{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":"
-		    "{\"resourceType\":\"MeasureReport\",\"measure\":"
-		    "\"https://iza-gateway.nl/fhir/Measure/"
-		    "digital-contact-share|2025.1\",\"group\":[{"
-		    "\"measureScore\":{\"value\":%s}}]}}]}",
-		    value);
+		snprintf(group, sizeof(group),
+			 "\"measureScore\":{\"value\":%s}", value);
 	else
-		snprintf(
-		    body, sizeof(body),
-		    "{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":"
-		    "{\"resourceType\":\"MeasureReport\",\"measure\":"
-		    "\"https://iza-gateway.nl/fhir/Measure/"
-		    "digital-contact-share|2025.1\",\"group\":[{"
-		    "\"extension\":[{\"url\":\"http://hl7.org/fhir/"
-		    "StructureDefinition/data-absent-reason\","
-		    "\"valueCode\":\"masked\"}]}]}}]}");
+		snprintf(group, sizeof(group),
+			 "\"extension\":[{\"url\":\"http://hl7.org/fhir/"
+			 "StructureDefinition/data-absent-reason\","
+			 "\"valueCode\":\"masked\"}]");
+	snprintf(body, sizeof(body),
+		 "{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":"
+		 "{\"resourceType\":\"MeasureReport\",\"measure\":"
+		 "\"https://iza-gateway.nl/fhir/Measure/"
+		 "digital-contact-share|2025.1\",\"group\":[{%s}]}}]}",
+		 group);
 	memset(&r, 0, sizeof(r));
 	snprintf(r.id, sizeof(r.id), "%s", id);
 	snprintf(r.region, sizeof(r.region), "ZK02");
