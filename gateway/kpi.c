@@ -24,6 +24,8 @@ static void select_free(struct kpi_select *s)
 	jutil_strv_free(s->type);
 	jutil_strv_free(s->channel);
 	jutil_strv_free(s->sector);
+	jutil_strv_free(s->urgency);
+	jutil_strv_free(s->disposition);
 }
 
 void kpi_set_free(struct kpi_set *ks)
@@ -66,7 +68,11 @@ static int load_select(const char *file, const char *where, const json_t *obj,
 		       const char *key, bool required, struct kpi_select *s,
 		       struct iza_error *err)
 {
-	static const char *const keys[] = {"type", "channel", "sector", NULL};
+	static const char *const keys[] = {"type",    "channel",     "sector",
+					   "urgency", "disposition", NULL};
+	static char *const urgencies[] = {"U0", "U1", "U2",	 "U3",
+					  "U4", "U5", "unknown", NULL};
+	size_t i;
 	const json_t *sel = json_object_get(obj, key);
 	char w[IZA_ERR_FIELD_MAX];
 	int rc;
@@ -87,6 +93,18 @@ static int load_select(const char *file, const char *where, const json_t *obj,
 	if (rc == 0)
 		rc = jutil_strv(file, w, sel, "sector", false, &s->sector, KE,
 				err);
+	if (rc == 0)
+		rc = jutil_strv(file, w, sel, "urgency", false, &s->urgency, KE,
+				err);
+	for (i = 0; rc == 0 && s->urgency && s->urgency[i]; i++)
+		if (!jutil_strv_has(urgencies, s->urgency[i]))
+			rc = iza_error_set(err, KE, file, 0, w,
+					   "urgency \"%.20s\" is not U0 to U5 "
+					   "or unknown",
+					   s->urgency[i]);
+	if (rc == 0)
+		rc = jutil_strv(file, w, sel, "disposition", false,
+				&s->disposition, KE, err);
 	return rc;
 }
 
@@ -387,6 +405,23 @@ static int check_list(const char *file, const char *id, const char *what,
 	return 0;
 }
 
+/* dispositions: the vocabulary's, or "unknown" (none recorded) */
+static int check_dispositions(const char *file, const char *id,
+			      char *const *list, const struct vocabulary *voc,
+			      struct iza_error *err)
+{
+	size_t i;
+
+	for (i = 0; list && list[i]; i++)
+		if (strcmp(list[i], "unknown") != 0 &&
+		    !vocabulary_has(voc, "dispositions", list[i]))
+			return iza_error_set(err, KE, file, 0, id,
+					     "disposition \"%.40s\" is not in "
+					     "the vocabulary's dispositions",
+					     list[i]);
+	return 0;
+}
+
 int kpi_set_check_vocabulary(const struct kpi_set *ks, const char *file,
 			     const struct vocabulary *voc,
 			     struct iza_error *err)
@@ -412,6 +447,9 @@ int kpi_set_check_vocabulary(const struct kpi_set *ks, const char *file,
 				rc = check_list(file, d->id, "sector",
 						sel[k]->sector, voc, "sectors",
 						err);
+			if (rc == 0)
+				rc = check_dispositions(
+				    file, d->id, sel[k]->disposition, voc, err);
 		}
 	}
 	return rc;
@@ -543,9 +581,18 @@ static bool select_has(char *const *list, const char *v)
 
 static bool selected(const struct kpi_select *s, const struct event_row *row)
 {
+	char u[8] = "unknown";
+
+	if (row->urgency >= 0 && row->urgency <= 5)
+		snprintf(u, sizeof(u), "U%d", row->urgency);
 	return select_has(s->type, row->type) &&
 	       select_has(s->channel, row->channel) &&
-	       select_has(s->sector, row->sector);
+	       select_has(s->sector, row->sector) &&
+	       select_has(s->urgency, u) &&
+	       select_has(s->disposition,
+			  row->disposition && row->disposition[0]
+			      ? row->disposition
+			      : "unknown");
 }
 
 static const char *const age_bands[] = {"0-17", "18-64", "65+", "unknown",

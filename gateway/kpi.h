@@ -33,6 +33,8 @@ enum kpi_kind { KPI_COUNT, KPI_DISTINCT, KPI_SHARE, KPI_BED_DAYS, KPI_AVOIDED };
  * of that canonical field; all given lists must match (AND). */
 struct kpi_select {
 	char **type, **channel, **sector;
+	char **urgency;	    /* "U0".."U5", "unknown" */
+	char **disposition; /* vocabulary dispositions, "unknown" */
 };
 
 #define KPI_MAX_STRATIFIERS 4

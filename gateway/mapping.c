@@ -157,6 +157,7 @@ struct field {
 struct cond {
 	int field;
 	char **values;
+	bool negate; /* an "unless" condition: holds when the field has none */
 };
 
 struct rule {
@@ -543,30 +544,39 @@ static int load_fields(const char *file, const char *where0,
 	return 0;
 }
 
-static int load_conds(const char *file, const char *where, const json_t *cond,
-		      struct rmap *r, struct rule *rule, struct iza_error *err)
+/* The conditions of member key ("if" or "unless") of a rule, appended to
+ * rule->conds. */
+static int load_conds(const char *file, const char *where, const json_t *def,
+		      const char *key, struct rmap *r, struct rule *rule,
+		      struct iza_error *err)
 {
+	const json_t *cond = json_object_get(def, key);
+	struct cond *grown;
 	const char *name;
 	json_t *vals;
 	int rc;
 
-	if (!cond) {
-		rule->nconds = 0;
+	if (!cond)
 		return 0;
-	}
 	if (!json_is_object(cond))
 		return iza_error_set(err, ME, file, 0, where,
-				     "\"if\" must be an object of field -> "
-				     "list of values");
-	rule->conds = calloc(json_object_size(cond) + 1, sizeof(*rule->conds));
-	if (!rule->conds)
+				     "\"%s\" must be an object of field -> "
+				     "list of values",
+				     key);
+	grown =
+	    realloc(rule->conds, (rule->nconds + json_object_size(cond) + 1) *
+				     sizeof(*rule->conds));
+	if (!grown)
 		return -IZA_ENOMEM;
+	rule->conds = grown;
 	json_object_foreach((json_t *)(uintptr_t)cond, name, vals)
 	{
 		struct cond *c = &rule->conds[rule->nconds];
 		char w[IZA_ERR_FIELD_MAX];
 
-		snprintf(w, sizeof(w), "%s.if", where);
+		memset(c, 0, sizeof(*c));
+		c->negate = strcmp(key, "unless") == 0;
+		snprintf(w, sizeof(w), "%s.%s", where, key);
 		(void)vals;
 		c->field = field_index(r, name);
 		if (c->field == -1)
@@ -586,10 +596,10 @@ static int load_rules(const char *file, const char *where0, const json_t *arr,
 		      const struct vocabulary *voc, struct rmap *r,
 		      bool channel_rules, struct iza_error *err)
 {
-	static const char *const ckeys[] = {"id", "if", "emit", "description",
-					    NULL};
-	static const char *const hkeys[] = {"if", "channel", "description",
-					    NULL};
+	static const char *const ckeys[] = {"id",   "if",	   "unless",
+					    "emit", "description", NULL};
+	static const char *const hkeys[] = {"if", "unless", "channel",
+					    "description", NULL};
 	static const char *const ekeys[] = {"type", "channel", NULL};
 	struct rule *rules;
 	size_t i, n;
@@ -667,8 +677,9 @@ static int load_rules(const char *file, const char *where0, const json_t *arr,
 					     "vocabulary",
 					     s);
 		ru->channel = jutil_strdup(s);
-		rc = load_conds(file, where, json_object_get(def, "if"), r, ru,
-				err);
+		rc = load_conds(file, where, def, "if", r, ru, err);
+		if (rc == 0)
+			rc = load_conds(file, where, def, "unless", r, ru, err);
 		if (rc)
 			return rc;
 	}
@@ -1341,7 +1352,7 @@ static bool rule_holds(const struct mapper *mp, const struct rule *ru)
 	size_t i;
 
 	for (i = 0; i < ru->nconds; i++)
-		if (!cond_holds(mp, &ru->conds[i]))
+		if (cond_holds(mp, &ru->conds[i]) == ru->conds[i].negate)
 			return false;
 	return true;
 }

@@ -463,16 +463,21 @@ START_TEST(definition_errors)
 	    "\"counted_statuses\":[\"finished\"],\"kpis\":[{\"id\":\"a\","
 	    "\"title\":\"A\",\"description\":\"d\",\"kind\":\"share\","
 	    "\"unit\":\"u\",\"improvement\":\"increase\",\"select\":{}}]}",
+	    "{\"format\":\"iza-kpis/1\",\"version\":\"1\","
+	    "\"counted_statuses\":[\"finished\"],\"kpis\":[{\"id\":\"a\","
+	    "\"title\":\"A\",\"description\":\"d\",\"kind\":\"count\","
+	    "\"unit\":\"u\",\"improvement\":\"increase\",\"select\":{"
+	    "\"urgency\":[\"U9\"]}}]}",
 	};
 	static const char *const words[] = {"kind must be", "count KPI",
-					    "numerator"};
+					    "numerator", "not U0 to U5"};
 	struct kpi_set *k = NULL;
 	struct iza_error err;
 	char path[512];
 	size_t i;
 	FILE *f;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), "%s/k%zu.json", dir, i);
 		f = fopen(path, "w");
 		ck_assert_ptr_nonnull(f);

@@ -116,6 +116,56 @@ START_TEST(er_visit_that_became_admission)
 }
 END_TEST
 
+/* tests/data/front-door conventions (docs/front-door.md): a front-door
+ * triage is no GP contact ("unless"), urgency and disposition are kept; a
+ * practice triage is a triage and a GP contact; an e-consult is a message */
+START_TEST(front_door_triage)
+{
+	static const char head[] =
+	    "{\"resourceType\":\"Encounter\",\"id\":\"t\",\"status\":"
+	    "\"finished\",\"class\":{\"code\":\"VR\"},\"subject\":{"
+	    "\"reference\":\"Patient/p\"},\"period\":{\"start\":"
+	    "\"2025-01-06T19:10:00+01:00\"},\"serviceProvider\":{"
+	    "\"identifier\":{\"system\":\"http://fhir.nl/fhir/NamingSystem/"
+	    "agb-z\",\"value\":\"01099999\"}},\"type\":[{\"coding\":[{"
+	    "\"system\":\"https://iza-gateway.nl/fhir/CodeSystem/"
+	    "contact-type\",\"code\":\"";
+	char text[1024];
+	struct map_result r;
+	struct iza_error why;
+
+	snprintf(text, sizeof(text),
+		 "%sfrontdoor-triage\"}]}],\"priority\":{\"coding\":[{"
+		 "\"system\":\"https://iza-gateway.nl/fhir/CodeSystem/"
+		 "nts-urgency\",\"code\":\"U4\"}]},\"hospitalization\":{"
+		 "\"dischargeDisposition\":{\"coding\":[{\"system\":"
+		 "\"https://iza-gateway.nl/fhir/CodeSystem/"
+		 "frontdoor-disposition\",\"code\":\"gp-post\"}]}}}",
+		 head);
+	map_text(text, &r, &why);
+	ck_assert_int_eq(r.outcome, MAP_ENCOUNTER);
+	ck_assert_int_eq(r.nevents, 1); /* not also a gp_contact */
+	ck_assert_str_eq(r.events[0].type, "frontdoor_triage");
+	ck_assert_int_eq(r.events[0].urgency, 4);
+	ck_assert_str_eq(r.events[0].disposition, "gp_post");
+	snprintf(text, sizeof(text), "%striage\"}]}]}", head);
+	map_text(text, &r, &why);
+	ck_assert_int_eq(r.nevents, 2);
+	ck_assert_str_eq(r.events[0].type, "triage");
+	ck_assert_str_eq(r.events[1].type, "gp_contact");
+	ck_assert_int_eq(r.events[0].urgency, -1);
+	snprintf(text, sizeof(text), "%seconsult\"}]}]}", head);
+	map_text(text, &r, &why);
+	ck_assert_int_eq(r.nevents, 2);
+	ck_assert_str_eq(r.events[0].type, "econsult");
+	ck_assert_str_eq(r.events[1].type, "gp_contact");
+	ck_assert_str_eq(r.events[1].channel, "message");
+	snprintf(text, sizeof(text), "%snurse-call\"}]}]}", head);
+	map_text(text, &r, &why);
+	ck_assert_int_eq(r.outcome, MAP_QUARANTINE);
+}
+END_TEST
+
 START_TEST(missing_start_is_quarantined)
 {
 	struct map_result r;
@@ -322,6 +372,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, dutch_example_patient);
 	tcase_add_test(tc, er_visit_that_became_admission);
+	tcase_add_test(tc, front_door_triage);
 	tcase_add_test(tc, missing_start_is_quarantined);
 	tcase_add_test(tc, zib_codes_channels_and_sector);
 	tcase_add_test(tc, bad_records);
