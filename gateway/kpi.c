@@ -118,7 +118,7 @@ static const struct {
 	     {"avoided", KPI_AVOIDED}};
 
 static const char *const known_stratifiers[] = {"age_band", "sector", "channel",
-						NULL};
+						"hour_of_week", NULL};
 
 /* "structural_zeros": ["age_band=0-17", ...]: each names one of the KPI's
  * stratifiers; count, distinct_persons and bed_days only. */
@@ -598,6 +598,46 @@ static bool selected(const struct kpi_select *s, const struct event_row *row)
 static const char *const age_bands[] = {"0-17", "18-64", "65+", "unknown",
 					NULL};
 
+/* Monday 00:00-00:59 ... Sunday 23:00-23:59, Europe/Amsterdam */
+static const char *const hours_of_week[] = {
+    "mon-00", "mon-01", "mon-02", "mon-03", "mon-04", "mon-05", "mon-06",
+    "mon-07", "mon-08", "mon-09", "mon-10", "mon-11", "mon-12", "mon-13",
+    "mon-14", "mon-15", "mon-16", "mon-17", "mon-18", "mon-19", "mon-20",
+    "mon-21", "mon-22", "mon-23", "tue-00", "tue-01", "tue-02", "tue-03",
+    "tue-04", "tue-05", "tue-06", "tue-07", "tue-08", "tue-09", "tue-10",
+    "tue-11", "tue-12", "tue-13", "tue-14", "tue-15", "tue-16", "tue-17",
+    "tue-18", "tue-19", "tue-20", "tue-21", "tue-22", "tue-23", "wed-00",
+    "wed-01", "wed-02", "wed-03", "wed-04", "wed-05", "wed-06", "wed-07",
+    "wed-08", "wed-09", "wed-10", "wed-11", "wed-12", "wed-13", "wed-14",
+    "wed-15", "wed-16", "wed-17", "wed-18", "wed-19", "wed-20", "wed-21",
+    "wed-22", "wed-23", "thu-00", "thu-01", "thu-02", "thu-03", "thu-04",
+    "thu-05", "thu-06", "thu-07", "thu-08", "thu-09", "thu-10", "thu-11",
+    "thu-12", "thu-13", "thu-14", "thu-15", "thu-16", "thu-17", "thu-18",
+    "thu-19", "thu-20", "thu-21", "thu-22", "thu-23", "fri-00", "fri-01",
+    "fri-02", "fri-03", "fri-04", "fri-05", "fri-06", "fri-07", "fri-08",
+    "fri-09", "fri-10", "fri-11", "fri-12", "fri-13", "fri-14", "fri-15",
+    "fri-16", "fri-17", "fri-18", "fri-19", "fri-20", "fri-21", "fri-22",
+    "fri-23", "sat-00", "sat-01", "sat-02", "sat-03", "sat-04", "sat-05",
+    "sat-06", "sat-07", "sat-08", "sat-09", "sat-10", "sat-11", "sat-12",
+    "sat-13", "sat-14", "sat-15", "sat-16", "sat-17", "sat-18", "sat-19",
+    "sat-20", "sat-21", "sat-22", "sat-23", "sun-00", "sun-01", "sun-02",
+    "sun-03", "sun-04", "sun-05", "sun-06", "sun-07", "sun-08", "sun-09",
+    "sun-10", "sun-11", "sun-12", "sun-13", "sun-14", "sun-15", "sun-16",
+    "sun-17", "sun-18", "sun-19", "sun-20", "sun-21", "sun-22", "sun-23",
+    NULL};
+
+/* The local hour of the week an event starts in. */
+static const char *hour_of_week(const struct event_row *row)
+{
+	int64_t local = row->start + ams_offset_at_utc(row->start);
+	int64_t day = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
+	int64_t secs = local - day * 86400;
+	/* 1970-01-01 was a Thursday: day 0 is index 3 from Monday */
+	int64_t wd = ((day % 7) + 7 + 3) % 7;
+
+	return hours_of_week[wd * 24 + secs / 3600];
+}
+
 /* Age reached in the calendar year of the event, banded. */
 static const char *age_band(const struct event_row *row)
 {
@@ -623,6 +663,8 @@ static const char *stratum_value(const char *stratifier,
 		return age_band(row);
 	if (strcmp(stratifier, "sector") == 0)
 		return row->sector[0] ? row->sector : "unknown";
+	if (strcmp(stratifier, "hour_of_week") == 0)
+		return hour_of_week(row);
 	return row->channel;
 }
 
@@ -806,6 +848,8 @@ static int scan_setup(const struct kpi_def *d, const struct kpi_options *opt,
 		} else if (strcmp(sf, "channel") == 0) {
 			vals = vocabulary_list(opt->voc, "channels");
 			allowed = d->select.channel;
+		} else if (strcmp(sf, "hour_of_week") == 0) {
+			vals = hours_of_week;
 		}
 		for (j = 0; vals && vals[j]; j++)
 			if (select_has(allowed, vals[j]) &&

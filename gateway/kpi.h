@@ -38,7 +38,8 @@ struct kpi_select {
 };
 
 #define KPI_MAX_STRATIFIERS 4
-#define KPI_MAX_STRATA	    64 /* strata of one KPI value, all stratifiers */
+#define KPI_MAX_STRATA                                                         \
+	192 /* strata of one KPI value, all stratifiers (hour_of_week: 168) */
 #define KPI_MAX_PROVIDERS                                                      \
 	4096 /* providers tracked per cell (beyond: the                        \
 		provider rule fails closed) */

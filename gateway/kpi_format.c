@@ -11,7 +11,8 @@
  * left-aligned, numbers right-aligned, two spaces between columns, no trailing
  * blanks.  Shares as percentages with one decimal, counts as integers, other
  * values with one decimal.  Strata are indented rows "stratifier=value" under
- * their KPI.  An absent value is
+ * their KPI, except the 168 of hour_of_week (a load profile: JSON and CSV
+ * have them).  An absent value is
  *   "-"; absent counts are blank.
  *
  * JSON: kpi_results_to_json (report.c documents the shape) dumped with
@@ -173,6 +174,7 @@ static int write_table(FILE *f, const struct kpi_results *r)
 
 	for (i = 0; i < r->n; i++)
 		nrows += 1 + r->values[i].nstrata;
+	/* (hour_of_week strata, 168 of them, are left out below) */
 	rows = calloc(nrows, sizeof(*rows));
 	if (!rows)
 		return -IZA_ENOMEM;
@@ -189,11 +191,15 @@ static int write_table(FILE *f, const struct kpi_results *r)
 		fill_row(&rows[k++], v->def && v->def->id ? v->def->id : "?",
 			 kind, &v->cell);
 		for (j = 0; j < v->nstrata; j++) {
+			if (strcmp(v->strata[j].stratifier, "hour_of_week") ==
+			    0)
+				continue;
 			snprintf(label, sizeof(label), "  %s=%s",
 				 v->strata[j].stratifier, v->strata[j].value);
 			fill_row(&rows[k++], label, kind, &v->strata[j].cell);
 		}
 	}
+	nrows = k;
 	for (i = 0; i < nrows; i++)
 		for (j = 0; j < NCOLS; j++)
 			if (strlen(rows[i].col[j]) > w[j])

@@ -55,10 +55,10 @@ expect_eq "bed-days 2025-04" 1 "$(jq -r '.kpis[] | select(.id == "bed-days") | .
 gw "$d" kpis --period 2024 --format json >"$E2E_TMP/y24.json"
 expect_eq "er-visits 2024 (e15 on 31 Dec local, e17)" 2 "$(jq -r '.kpis[] | select(.id == "er-visits") | .value' "$E2E_TMP/y24.json")"
 
-# report: 10 Measures + 10 MeasureReports, er-visits count 4 with age strata
+# report: 11 Measures + 11 MeasureReports, er-visits count 4 with age strata
 gw "$d" report --period 2025-Q1 --out "$E2E_TMP/report.json"
-expect_eq "Measures in report" 10 "$(jq '[.entry[].resource | select(.resourceType == "Measure")] | length' "$E2E_TMP/report.json")"
-expect_eq "MeasureReports in report" 10 "$(jq '[.entry[].resource | select(.resourceType == "MeasureReport")] | length' "$E2E_TMP/report.json")"
+expect_eq "Measures in report" 11 "$(jq '[.entry[].resource | select(.resourceType == "Measure")] | length' "$E2E_TMP/report.json")"
+expect_eq "MeasureReports in report" 11 "$(jq '[.entry[].resource | select(.resourceType == "MeasureReport")] | length' "$E2E_TMP/report.json")"
 expect_eq "MeasureReport type" summary "$(jq -r '[.entry[].resource | select(.resourceType == "MeasureReport")][0].type' "$E2E_TMP/report.json")"
 
 # table and csv
@@ -72,7 +72,7 @@ gw "$d10" ingest --source 06010713 "$fx/hospital-Patient.ndjson" "$fx/hospital-E
 gw "$d10" kpis --period 2025-Q1 --format json >"$E2E_TMP/k10.json"
 expect_eq "released values with k=10" "" "$(jq -r '[.kpis[] | select(.value != null or .numerator != null)] | map(.id) | join(",")' "$E2E_TMP/k10.json")"
 gw "$d10" report --period 2025-Q1 --out "$E2E_TMP/r10.json"
-expect_eq "masked MeasureReports with k=10 (all ten)" 10 "$(jq '[.entry[].resource | select(.resourceType == "MeasureReport") | select(tostring | contains("masked"))] | length' "$E2E_TMP/r10.json")"
+expect_eq "masked MeasureReports with k=10 (all eleven)" 11 "$(jq '[.entry[].resource | select(.resourceType == "MeasureReport") | select(tostring | contains("masked"))] | length' "$E2E_TMP/r10.json")"
 
 # k below 10 is refused without test mode
 gw_new "$E2E_TMP/k5" '{"k": 5}'

@@ -16,7 +16,7 @@ expect_eq "demo.sh exit status" 0 "$rc"
 grep -Eq '^er-visits +[0-9]+ +[0-9]+' "$E2E_TMP/out" && ok "er-visits released in the table" || not_ok "no released er-visits"
 grep -Eq '^digital-contact-share +[0-9.]+%' "$E2E_TMP/out" && ok "digital-contact-share released" || not_ok "no released share"
 n=$(jq '[.entry[] | select(.resource.resourceType == "MeasureReport")] | length' "$E2E_TMP/demo/report-2025-Q1.json")
-expect_eq "MeasureReports in the demo report" 10 "$n"
+expect_eq "MeasureReports in the demo report" 11 "$n"
 grep -q 'release 1 of 2025-Q1 recorded' "$E2E_TMP/out" && ok "the report is release 1" || not_ok "no release recorded"
 grep -q '^push: 1 sent, 0 to retry, 0 refused' "$E2E_TMP/out" && ok "pushed to izamon" || not_ok "no push"
 grep -q 'audit log intact' "$E2E_TMP/out" && ok "izamon's audit log verifies" || not_ok "no audit verify"

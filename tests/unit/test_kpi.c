@@ -297,6 +297,78 @@ START_TEST(every_sector_and_channel_stratum_listed)
 }
 END_TEST
 
+/* hour_of_week: Amsterdam local time, across the spring DST change (Sunday
+ * 30 March 2025, 02:00 CET -> 03:00 CEST) and around midnight. */
+START_TEST(hour_of_week_strata)
+{
+	static const char json[] =
+	    "{\"format\": \"iza-kpis/1\", \"version\": \"t\", "
+	    "\"counted_statuses\": [\"finished\"], \"kpis\": [{\"id\": "
+	    "\"load\", \"title\": \"t\", \"description\": \"d\", "
+	    "\"kind\": \"count\", \"unit\": \"triages\", "
+	    "\"improvement\": \"increase\", \"select\": {\"type\": "
+	    "[\"frontdoor_triage\"]}, \"stratifiers\": [\"hour_of_week\"]}]}";
+	static const struct {
+		const char *start, *want;
+	} cases[] = {
+	    {"2025-03-30T00:59:00Z", "sun-01"}, /* 01:59 CET */
+	    {"2025-03-30T01:30:00Z", "sun-03"}, /* 03:30 CEST */
+	    {"2025-03-02T23:10:00Z", "mon-00"}, /* Mon 00:10 CET */
+	    {"2025-01-05T22:59:59Z", "sun-23"}, /* Sun 23:59:59 CET */
+	};
+	struct kpi_set *own = NULL, *saved = ks;
+	struct vocabulary *voc = NULL;
+	struct kpi_results *r = NULL;
+	struct kpi_options o;
+	struct iza_error err;
+	struct period p;
+	char path[600], id[8];
+	size_t i, j, n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/kpis.json", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(json, f);
+	fclose(f);
+	ck_assert_msg(kpi_set_load(path, &own, &err) == 0, "%s", err.text);
+	ck_assert_int_eq(
+	    vocabulary_load(testutil_src("mappings/vocabulary.json"), &voc,
+			    &err),
+	    0);
+	patient(1, "ZK02", 1980);
+	for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		snprintf(id, sizeof(id), "t%zu", i);
+		event(id, 1, "frontdoor_triage", "message", cases[i].start,
+		      NULL, "finished");
+	}
+	memset(&o, 0, sizeof(o));
+	o.region = "ZK02";
+	o.voc = voc;
+	ck_assert_int_eq(period_parse("2025-Q1", &p, &err), 0);
+	ks = own;
+	ck_assert_int_eq(kpi_compute(ks, st, rd, &o, &p, &r, &err), 0);
+	ks = saved;
+	ck_assert_int_eq(r->values[0].cell.numerator, 4);
+	ck_assert_int_eq(r->values[0].nstrata, 168);
+	for (i = 0; i < r->values[0].nstrata; i++) {
+		const struct kpi_stratum *t = &r->values[0].strata[i];
+		int64_t want = 0;
+
+		for (j = 0; j < sizeof(cases) / sizeof(*cases); j++)
+			if (strcmp(t->value, cases[j].want) == 0)
+				want = 1;
+		n += (size_t)want;
+		ck_assert_msg(t->cell.numerator == want, "%s: %lld", t->value,
+			      (long long)t->cell.numerator);
+	}
+	ck_assert_uint_eq(n, 4);
+	kpi_results_free(r);
+	kpi_set_free(own);
+	vocabulary_free(voc);
+}
+END_TEST
+
 /* Contribution bound of a "dp" KPI: one person adds at most `bound` events
  * to a cell, so one person's effect on any cell is at most the noise's
  * sensitivity.  Person 1 has 5 ER visits, person 2 one: bound 2 gives
@@ -502,6 +574,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bed_days_across_dst_and_boundaries);
 	tcase_add_test(tc, shares_persons_and_strata);
 	tcase_add_test(tc, every_sector_and_channel_stratum_listed);
+	tcase_add_test(tc, hour_of_week_strata);
 	tcase_add_test(tc, dp_contribution_bound);
 	tcase_add_test(tc, structural_zeros_validated);
 	tcase_add_test(tc, avoided_against_baseline);
