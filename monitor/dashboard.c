@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "period.h"
+#include "plan.h"
 
 /* Chart geometry (SVG user units) */
 #define CW 640.0
@@ -87,15 +88,25 @@ static void eur(FILE *f, json_int_t cents)
 		(long long)(a % 100));
 }
 
-/* A JSON number as written in the documents (six decimals at most). */
-static void value(FILE *f, const json_t *v)
+/* millionths of a JSON number (the documents carry six decimals at most) */
+static int64_t millionths(const json_t *v)
 {
 	if (json_is_integer(v))
-		fprintf(f, "%lld", (long long)json_integer_value(v));
-	else if (json_is_real(v))
-		fprintf(f, "%.6g", json_real_value(v));
-	else
+		return (int64_t)json_integer_value(v) * PLAN_SCALE;
+	return (int64_t)llround(json_number_value(v) * PLAN_SCALE);
+}
+
+/* A JSON number exactly as decided on: all six decimals, no exponent. */
+static void value(FILE *f, const json_t *v)
+{
+	char buf[32];
+
+	if (!json_is_number(v)) {
 		fputs("&mdash;", f);
+		return;
+	}
+	plan_value_format(millionths(v), buf);
+	fputs(buf, f);
 }
 
 static void when(FILE *f, json_int_t t)
@@ -283,6 +294,7 @@ static size_t periods(const json_t *pts, const char **out, size_t max)
 	return n;
 }
 
+/* the x position of period p, n when it is not on the axis */
 static size_t period_index(const char **per, size_t n, const char *p)
 {
 	size_t i;
@@ -290,7 +302,7 @@ static size_t period_index(const char **per, size_t n, const char *p)
 	for (i = 0; i < n; i++)
 		if (strcmp(per[i], p) == 0)
 			return i;
-	return 0;
+	return n;
 }
 
 static void hline(FILE *f, const struct scale *s, double v, const char *colour,
@@ -325,7 +337,7 @@ static void chart(FILE *f, const json_t *k, const json_t *milestones,
 	struct scale s;
 	bool have_prev = false;
 	size_t i, gaps = 0;
-	char label[96];
+	char label[96], num[32];
 
 	s.n = periods(pts, per, MAX_PERIODS);
 	s.lo = fmin(base, target - lower);
@@ -379,9 +391,13 @@ static void chart(FILE *f, const json_t *k, const json_t *milestones,
 			"text-anchor=\"end\" fill=\"#333\">%.4g</text>\n",
 			ML - 6, ypos(&s, v) + 4, v);
 	}
-	snprintf(label, sizeof(label), "baseline %.6g", base);
+	plan_value_format(millionths(json_object_get(
+			      json_object_get(k, "baseline"), "value")),
+			  num);
+	snprintf(label, sizeof(label), "baseline %s", num);
 	hline(f, &s, base, C_BASELINE, "2 4", label);
-	snprintf(label, sizeof(label), "target %.6g", target);
+	plan_value_format(millionths(json_object_get(k, "target")), num);
+	snprintf(label, sizeof(label), "target %s", num);
 	hline(f, &s, target, C_TARGET, "6 3", label);
 	for (i = 0; i < s.n; i++) {
 		fprintf(f,
@@ -395,7 +411,12 @@ static void chart(FILE *f, const json_t *k, const json_t *milestones,
 	json_array_foreach(pts, i, pt)
 	{
 		const json_t *v = json_object_get(pt, "value");
-		double x = xpos(&s, period_index(per, s.n, str(pt, "period")));
+		size_t at = period_index(per, s.n, str(pt, "period"));
+		double x;
+
+		if (at == s.n)
+			continue; /* beyond MAX_PERIODS: the table lists it */
+		x = xpos(&s, at);
 
 		if (!json_is_number(v)) {
 			gaps++;

@@ -406,16 +406,16 @@ static int record(struct mon_store *s, const struct plan *p, int64_t version,
 		return -IZA_ENOMEM;
 	}
 	d.evidence = text;
-	rc = s->ops->decision_put(s->impl, &d, ns.v, ns.n, res, err);
-	if (rc == 0 && *res == MON_INSERTED) {
+	{
 		char what[256];
 
-		*issued = ns.n;
 		snprintf(what, sizeof(what), "%s/%s %s, %zu notices", p->id,
 			 m->id, d.status, ns.n);
-		rc = mon_audit_append(s, now, "milestone.decided", "izamon",
-				      p->insurer, what, err);
+		rc = mon_decision_record(s, &d, ns.v, ns.n, now, "izamon",
+					 p->insurer, what, res, err);
 	}
+	if (rc == 0 && *res == MON_INSERTED)
+		*issued = ns.n;
 	free(text);
 	notices_free(&ns);
 	return rc;
@@ -511,12 +511,28 @@ int milestones_evaluate_all(struct mon_store *s,
 			    struct milestones_counts *c, struct iza_error *err)
 {
 	struct ids ids = {0};
+	struct iza_error first = {0}, e2;
 	size_t i;
-	int rc = s->ops->doc_list(s->impl, "plan", note_id, &ids, err);
+	int rc = s->ops->doc_list(s->impl, "plan", note_id, &ids, err), r;
 
-	for (i = 0; rc == 0 && i < ids.n; i++)
-		rc = milestones_evaluate(s, cat, ids.v[i], now, c, err);
+	/* a plan that cannot be evaluated (a broken stored report, a KPI
+	 * the catalogue lost) does not stop the others: the first failure
+	 * is returned after all were tried */
+	for (i = 0; rc == 0 && i < ids.n; i++) {
+		iza_error_clear(&e2);
+		r = milestones_evaluate(s, cat, ids.v[i], now, c, &e2);
+		if (r && !first.code) {
+			first = e2;
+			first.code = r;
+			snprintf(first.field, sizeof(first.field), "%s",
+				 ids.v[i]);
+		}
+	}
 	free(ids.v);
+	if (rc == 0 && first.code) {
+		*err = first;
+		rc = first.code;
+	}
 	return rc;
 }
 
@@ -531,6 +547,7 @@ int milestones_attest(struct mon_store *s, const struct plan_catalogue *cat,
 	int64_t version = 0;
 	size_t i, issued = 0;
 	json_t *evj;
+	struct decided dd = {0};
 	int rc = load_plan(s, cat, plan_id, &p, &version, err);
 
 	if (rc)
@@ -538,6 +555,23 @@ int milestones_attest(struct mon_store *s, const struct plan_catalogue *cat,
 	for (i = 0; i < p->nmilestones; i++)
 		if (strcmp(p->milestones[i].id, milestone_id) == 0)
 			m = &p->milestones[i];
+	/* decided before: the first attestation stands, whatever this one
+	 * says and whether or not a key is in force now */
+	if (m && m->kind == PLAN_EFFORT && strcmp(insurer, p->insurer) == 0) {
+		rc = s->ops->decision_list(s->impl, plan_id, note_decided, &dd,
+					   err);
+		if (rc == 0 && is_decided(&dd, m->id)) {
+			free(dd.ids);
+			plan_free(p);
+			*res = MON_DUPLICATE;
+			return 0;
+		}
+		free(dd.ids);
+		if (rc) {
+			plan_free(p);
+			return rc;
+		}
+	}
 	if (!m)
 		rc = iza_error_set(err, -IZA_ENOTFOUND, NULL, 0, milestone_id,
 				   "no such milestone in plan %s", p->id);
@@ -694,6 +728,11 @@ static json_t *milestone_json(const struct plan *p,
 			    o, "note",
 			    json_string("decided on this evidence; recorded at "
 					"the next evaluation"));
+	} else if (m->kind == PLAN_RESULT) {
+		json_object_set_new(o, "status", json_string("pending"));
+		json_object_set_new(o, "final", json_false());
+		json_object_set_new(
+		    o, "reason", json_string("not evaluated (out of memory)"));
 	} else {
 		json_object_set_new(o, "status", json_string("pending"));
 		json_object_set_new(o, "final", json_false());

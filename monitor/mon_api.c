@@ -38,6 +38,9 @@ static int reply_json(struct mon_api_response *out, int status, json_t *doc)
 static int reply_text(struct mon_api_response *out, int status,
 		      const char *ctype, char *text)
 {
+	if (!text)
+		return reply_json(
+		    out, 500, mon_api_outcome("exception", "out of memory"));
 	out->status = status;
 	out->content_type = ctype;
 	out->body = text;
@@ -130,10 +133,11 @@ static json_t *visible_plans(struct mon_store *s,
 		if (rc <= 0)
 			continue;
 		st = milestones_status(s, cat, pid, rq->now, err);
-		if (!st) {
-			rc = -IZA_ESTORE;
-			break;
-		}
+		/* a plan that cannot be read is listed as such; the others
+		 * are still shown */
+		if (!st)
+			st = json_pack("{s:s,s:s,s:s}", "id", pid, "name", pid,
+				       "error", err->text);
 		json_array_append_new(out, st);
 		rc = 0;
 	}

@@ -685,12 +685,9 @@ static int sq_decision_put(void *impl, const struct mon_decision *d,
 	size_t i;
 	int rc;
 
-	/* BEGIN IMMEDIATE takes the write lock first: of two evaluations
-	 * racing for one milestone, the second waits and then finds it
-	 * decided */
-	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
-	    SQLITE_OK)
-		return fail(q, err, "cannot record the decision");
+	/* inside the caller's tx_begin (BEGIN IMMEDIATE: the write lock is
+	 * taken first, so of two evaluations racing for one milestone the
+	 * second waits and then finds it decided) */
 	rc = one(q,
 		 "SELECT count(*) FROM decisions WHERE plan = ?1 AND "
 		 "milestone = ?2",
@@ -706,7 +703,6 @@ static int sq_decision_put(void *impl, const struct mon_decision *d,
 	}
 	if (rc == 1) {
 		*res = MON_DUPLICATE;
-		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
 		return 0;
 	}
 	if (rc == 0)
@@ -733,7 +729,7 @@ static int sq_decision_put(void *impl, const struct mon_decision *d,
 	for (i = 0; rc == 0 && i < n; i++)
 		rc = put_notice(q, &notices[i], err);
 	*res = MON_INSERTED;
-	return finish(q, rc, "cannot record the decision", err);
+	return rc;
 }
 
 static int sq_decision_list(void *impl, const char *plan,

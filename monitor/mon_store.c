@@ -67,10 +67,14 @@ static int entry_hash(const struct mon_audit_entry *e,
 
 	for (i = 0; i < MON_HASH_LEN; i++)
 		snprintf(prev + 2 * i, 3, "%02x", e->prev[i]);
-	n = snprintf(
-	    text, sizeof(text),
-	    "iza-audit/1\n%s\n%" PRId64 "\t%" PRId64 "\t%s\t%s\t%s\t%s\n", prev,
-	    e->seq, e->time, e->event, e->actor, e->on_behalf, e->what);
+	/* every text field with its length first, so that no text can be
+	 * moved from one field to the next without changing the hash */
+	n = snprintf(text, sizeof(text),
+		     "iza-audit/2\n%s\n%" PRId64 "\t%" PRId64
+		     "\t%zu:%s\t%zu:%s\t%zu:%s\t%zu:%s\n",
+		     prev, e->seq, e->time, strlen(e->event), e->event,
+		     strlen(e->actor), e->actor, strlen(e->on_behalf),
+		     e->on_behalf, strlen(e->what), e->what);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return -IZA_ETOOBIG;
 	return EVP_Digest(text, (size_t)n, out, &len, EVP_sha256(), NULL) &&
@@ -79,26 +83,19 @@ static int entry_hash(const struct mon_audit_entry *e,
 		   : -IZA_ECRYPTO;
 }
 
-int mon_audit_append(struct mon_store *s, int64_t now, const char *event,
-		     const char *actor, const char *on_behalf, const char *what,
-		     struct iza_error *err)
+/* Append an audit entry inside the caller's transaction. */
+static int audit_append_in_tx(struct mon_store *s, int64_t now,
+			      const char *event, const char *actor,
+			      const char *on_behalf, const char *what,
+			      struct iza_error *err)
 {
 	struct mon_audit_entry last, e;
 	int rc;
 
-	if (!s || !s->ops)
-		return -IZA_EUSAGE;
 	memset(&e, 0, sizeof(e));
-	/* reading the last entry and appending after it is one step, also
-	 * when izamon serve and a CLI command write at the same time */
-	rc = s->ops->tx_begin(s->impl, err);
-	if (rc)
-		return rc;
 	rc = s->ops->audit_last(s->impl, &last, err);
-	if (rc < 0) {
-		s->ops->tx_end(s->impl, false, err);
+	if (rc < 0)
 		return rc;
-	}
 	e.seq = rc == 1 ? last.seq + 1 : 1;
 	if (rc == 1)
 		memcpy(e.prev, last.hash, MON_HASH_LEN);
@@ -110,10 +107,46 @@ int mon_audit_append(struct mon_store *s, int64_t now, const char *event,
 	snprintf(e.what, sizeof(e.what), "%s", what ? what : "");
 	rc = entry_hash(&e, e.hash);
 	if (rc)
-		rc = iza_error_set(err, rc, NULL, 0, "audit",
-				   "cannot hash the audit entry");
-	else
-		rc = s->ops->audit_put(s->impl, &e, err);
+		return iza_error_set(err, rc, NULL, 0, "audit",
+				     "cannot hash the audit entry");
+	return s->ops->audit_put(s->impl, &e, err);
+}
+
+int mon_audit_append(struct mon_store *s, int64_t now, const char *event,
+		     const char *actor, const char *on_behalf, const char *what,
+		     struct iza_error *err)
+{
+	int rc;
+
+	if (!s || !s->ops)
+		return -IZA_EUSAGE;
+	/* reading the last entry and appending after it is one step, also
+	 * when izamon serve and a CLI command write at the same time */
+	rc = s->ops->tx_begin(s->impl, err);
+	if (rc)
+		return rc;
+	rc = audit_append_in_tx(s, now, event, actor, on_behalf, what, err);
+	if (rc) {
+		s->ops->tx_end(s->impl, false, err);
+		return rc;
+	}
+	return s->ops->tx_end(s->impl, true, err);
+}
+
+int mon_decision_record(struct mon_store *s, const struct mon_decision *d,
+			const struct mon_notice *notices, size_t n, int64_t now,
+			const char *actor, const char *on_behalf,
+			const char *what, enum mon_put *res,
+			struct iza_error *err)
+{
+	int rc = s->ops->tx_begin(s->impl, err);
+
+	if (rc)
+		return rc;
+	rc = s->ops->decision_put(s->impl, d, notices, n, res, err);
+	if (rc == 0 && *res == MON_INSERTED)
+		rc = audit_append_in_tx(s, now, "milestone.decided", actor,
+					on_behalf, what, err);
 	if (rc) {
 		s->ops->tx_end(s->impl, false, err);
 		return rc;

@@ -141,9 +141,10 @@ struct mon_backend {
 			int (*cb)(void *ctx, const char *id, int64_t version,
 				  int64_t loaded),
 			void *ctx, struct iza_error *err);
-	/* record a final milestone decision and the payment notices it
-	 * issues, in one transaction: *res MON_INSERTED, or MON_DUPLICATE
-	 * (and nothing written) when the milestone was decided before */
+	/* within a transaction of the caller (tx_begin; mon_decision_record
+	 * does it): record a final milestone decision and the payment
+	 * notices it issues; *res MON_INSERTED, or MON_DUPLICATE (and nothing
+	 * written) when the milestone was decided before */
 	int (*decision_put)(void *impl, const struct mon_decision *d,
 			    const struct mon_notice *notices, size_t n,
 			    enum mon_put *res, struct iza_error *err);
@@ -172,6 +173,17 @@ void mon_report_release(struct mon_report *r); /* accepts NULL */
 int mon_audit_append(struct mon_store *s, int64_t now, const char *event,
 		     const char *actor, const char *on_behalf, const char *what,
 		     struct iza_error *err);
+/*
+ * Record decision d with its notices and, when it is new, the audit entry
+ * (event "milestone.decided", actor, on_behalf, what), all in one
+ * transaction: *res MON_INSERTED, or MON_DUPLICATE when the milestone was
+ * decided before (nothing written).
+ */
+int mon_decision_record(struct mon_store *s, const struct mon_decision *d,
+			const struct mon_notice *notices, size_t n, int64_t now,
+			const char *actor, const char *on_behalf,
+			const char *what, enum mon_put *res,
+			struct iza_error *err);
 /* Recompute the chain: 0 and *n when intact, -IZA_ESTORE naming the first
  * entry that was changed, removed or moved. */
 int mon_audit_verify(struct mon_store *s, int64_t *n, struct iza_error *err);

@@ -126,6 +126,35 @@ START_TEST(audit_chain)
 }
 END_TEST
 
+/* Text moved from one field to the next (actor "a<TAB>b" and an empty
+ * on_behalf, against actor "a" and on_behalf "b"): the same characters in
+ * a row, but another entry, so the chain breaks. */
+START_TEST(audit_fields_cannot_shift)
+{
+	struct iza_error err = {0};
+	struct mon_store st;
+	sqlite3 *db;
+	int64_t n = 0;
+
+	ck_assert_int_eq(mon_store_open(url, true, &st, &err), 0);
+	ck_assert_int_eq(
+	    mon_audit_append(&st, 1000, "e", "a\tb", "", "w", &err), 0);
+	mon_store_close(&st);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db,
+				      "DROP TRIGGER audit_no_update; UPDATE "
+				      "audit SET actor = 'a', on_behalf = "
+				      "'b' || char(9) WHERE seq = 1",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_eq(mon_store_open(url, false, &st, &err), 0);
+	ck_assert_int_eq(mon_audit_verify(&st, &n, &err), -IZA_ESTORE);
+	ck_assert_int_eq(err.line, 1);
+	mon_store_close(&st);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("mon_store");
@@ -133,6 +162,7 @@ static Suite *suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, reports_once);
+	tcase_add_test(tc, audit_fields_cannot_shift);
 	tcase_add_test(tc, audit_chain);
 	suite_add_tcase(s, tc);
 	return s;
