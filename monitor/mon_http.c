@@ -32,6 +32,7 @@
 
 #include "milestones.h"
 #include "mon_api.h"
+#include "mon_metrics.h"
 #include "mon_verify.h"
 
 struct mon_http {
@@ -506,6 +507,24 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 
 		MHD_destroy_response(r);
 		return rc;
+	}
+	if (strcmp(url, "/metrics") == 0 && strcmp(method, "GET") == 0) {
+		/* any certificate of the trusted CA (a monitoring system);
+		 * counts only, and not audited: it is polled */
+		char fp[65] = "", subject[256] = "", *text;
+		const char *why = NULL;
+		struct iza_error err = {0};
+
+		if (!tls_client(c, fp, subject, sizeof(subject), &why))
+			return outcome(c, MHD_HTTP_UNAUTHORIZED, "security",
+				       why);
+		text = mon_metrics_text(h->store, &err);
+		if (!text)
+			return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				       "exception", "storage error");
+		return send_text(c, MHD_HTTP_OK,
+				 "text/plain; version=0.0.4; charset=utf-8",
+				 text, strlen(text));
 	}
 	if (strcmp(url, "/reports") == 0 && strcmp(method, "POST") == 0)
 		return post_report(h, c, rq);

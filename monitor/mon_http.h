@@ -18,6 +18,8 @@
  *   GET /reports, GET /reports/{id}: the stored reports (insurers: all; a
  *                   region: its own).
  *   /plans..., /notices..., /dashboard...: mon_api.h.
+ *   GET /metrics    counters, Prometheus text format (mon_metrics.h); any
+ *                   certificate of the trusted CA.
  *   GET /healthz    200 "ok".
  * One polling thread serves all requests, so the store is used by one
  * thread.  Requests log one JSON line each to stderr.

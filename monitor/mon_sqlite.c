@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -816,6 +817,92 @@ static int sq_notice_list(void *impl, const char *plan, const char *insurer,
 	return rc;
 }
 
+/* One integer from sql; 0 when it yields no row. */
+static int scalar(struct sq *q, const char *sql, int64_t *out,
+		  struct iza_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = one(q, sql, &s, err), step;
+
+	if (rc)
+		return rc;
+	step = sqlite3_step(s);
+	*out = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	rc = step == SQLITE_ROW || step == SQLITE_DONE
+		 ? 0
+		 : fail(q, err, "cannot count");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_stats(void *impl, struct mon_stats *o, struct iza_error *err)
+{
+	static const struct {
+		const char *sql;
+		size_t off;
+	} counts[] = {
+	    {"SELECT count(*) FROM reports",
+	     offsetof(struct mon_stats, reports)},
+	    {"SELECT count(*) FROM audit WHERE event = 'report.refused'",
+	     offsetof(struct mon_stats, refused)},
+	    {"SELECT count(*) FROM regions",
+	     offsetof(struct mon_stats, regions)},
+	    {"SELECT count(*) FROM insurers",
+	     offsetof(struct mon_stats, insurers)},
+	    {"SELECT count(DISTINCT id) FROM documents WHERE kind = 'plan'",
+	     offsetof(struct mon_stats, plans)},
+	    {"SELECT count(DISTINCT id) FROM documents WHERE kind = 'key'",
+	     offsetof(struct mon_stats, keys)},
+	    {"SELECT count(*) FROM decisions",
+	     offsetof(struct mon_stats, decisions)},
+	    {"SELECT count(*) FROM notices",
+	     offsetof(struct mon_stats, notices)},
+	    {"SELECT coalesce(sum(amount), 0) FROM notices",
+	     offsetof(struct mon_stats, notice_cents)},
+	    {"SELECT count(*) FROM audit",
+	     offsetof(struct mon_stats, audit_entries)},
+	    {"SELECT coalesce(max(received), 0) FROM reports",
+	     offsetof(struct mon_stats, last_received)},
+	};
+	struct sq *q = impl;
+	sqlite3_stmt *s = NULL;
+	size_t i;
+	int rc = 0, step;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 0; rc == 0 && i < sizeof(counts) / sizeof(*counts); i++)
+		rc =
+		    scalar(q, counts[i].sql,
+			   (int64_t *)(void *)((char *)o + counts[i].off), err);
+	if (rc == 0)
+		rc = one(q,
+			 "SELECT region, count(*) FROM reports GROUP BY region "
+			 "ORDER BY region",
+			 &s, err);
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW &&
+	       o->nregions < MON_STATS_MAX) {
+		copy(o->by_region[o->nregions].region,
+		     sizeof(o->by_region[0].region), s, 0);
+		o->by_region[o->nregions++].reports =
+		    sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc == 0)
+		rc = one(q,
+			 "SELECT status, count(*) FROM decisions GROUP BY "
+			 "status ORDER BY status",
+			 &s, err);
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW &&
+	       o->nstatus < 8) {
+		copy(o->by_status[o->nstatus].status,
+		     sizeof(o->by_status[0].status), s, 0);
+		o->by_status[o->nstatus++].n = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 const struct mon_backend mon_backend_sqlite = {
     .scheme = "sqlite",
     .open = sq_open,
@@ -838,4 +925,5 @@ const struct mon_backend mon_backend_sqlite = {
     .decision_put = sq_decision_put,
     .decision_list = sq_decision_list,
     .notice_list = sq_notice_list,
+    .stats = sq_stats,
 };

@@ -73,6 +73,23 @@ struct mon_notice {
 	const char *schedule; /* JSON [{"date","amount_cents"}] */
 };
 
+/* Counts for GET /metrics (mon_metrics.h). */
+#define MON_STATS_MAX 64
+struct mon_stats {
+	int64_t reports, refused, regions, insurers, plans, keys;
+	int64_t decisions, notices, notice_cents, audit_entries;
+	int64_t last_received; /* 0: no report yet */
+	size_t nregions, nstatus;
+	struct {
+		char region[8];
+		int64_t reports;
+	} by_region[MON_STATS_MAX];
+	struct {
+		char status[24];
+		int64_t n;
+	} by_status[8];
+};
+
 struct mon_backend;
 
 struct mon_store {
@@ -153,6 +170,8 @@ struct mon_backend {
 	int (*decision_list)(void *impl, const char *plan,
 			     int (*cb)(void *ctx, const struct mon_decision *d),
 			     void *ctx, struct iza_error *err);
+	/* the counts of struct mon_stats */
+	int (*stats)(void *impl, struct mon_stats *out, struct iza_error *err);
 	/* notices matching plan and insurer ("" any), by plan, milestone,
 	 * insurer; n->schedule is valid during the callback only */
 	int (*notice_list)(void *impl, const char *plan, const char *insurer,

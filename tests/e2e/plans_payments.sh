@@ -103,6 +103,13 @@ expect_eq "region ZK14 cannot read its notices" 404 "$(code region-ZK14 "/notice
 expect_eq "an unknown plan" 404 "$(code insurer-3311 /plans/nope)"
 expect_eq "without a client certificate" 401 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$pki/ca.pem" "$url/plans")"
 
+# metrics for a monitoring system: counts only
+as insurer-7095 /metrics >"$E2E_TMP/metrics.txt"
+expect_eq "metrics: reports of ZK02" 'izamon_reports_stored{region="ZK02"} 1' "$(grep '^izamon_reports_stored' "$E2E_TMP/metrics.txt")"
+expect_eq "metrics: decisions met" 'izamon_decisions{status="met"} 2' "$(grep '^izamon_decisions' "$E2E_TMP/metrics.txt")"
+expect_eq "metrics: notices and their sum (12,345,679 + 50,000,000)" "izamon_notices 10 izamon_notices_amount_cents 62345679" "$(grep -E '^izamon_notices(_amount_cents)? ' "$E2E_TMP/metrics.txt" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "metrics without a certificate" 401 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$pki/ca.pem" "$url/metrics")"
+
 # the CLI gives the same notices; the decisions stand in the database
 mon notices --plan "$plan" >"$E2E_TMP/cli.csv"
 cmp -s "$E2E_TMP/cli.csv" <(as insurer-3311 "/notices.csv?plan=$plan") && ok "izamon notices = GET /notices.csv" || not_ok "CLI and API notices differ"
