@@ -6,17 +6,18 @@
 #   -> izamon serve (127.0.0.1) -> izagw push -> the plan's milestone decided
 #   -> payment notices per insurer -> izamon's audit log verified.
 #
-# IZAGW, IZAMON and IZAGEN, when all set, name binaries to use instead of
+# IZAGW, IZAMON, IZAGEN and IZAFD, when all set, name binaries to use instead of
 # building; DEMO_DIR (default ./demo) is where everything goes
 # (tests/e2e/quickstart.sh runs it so).
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$PWD
-if [ -z "${IZAGW:-}" ] || [ -z "${IZAGEN:-}" ] || [ -z "${IZAMON:-}" ]; then
+if [ -z "${IZAGW:-}" ] || [ -z "${IZAGEN:-}" ] || [ -z "${IZAMON:-}" ] || [ -z "${IZAFD:-}" ]; then
 	scripts/setup.sh build
 	IZAGW=$root/build/izagw
 	IZAGEN=$root/build/izagen
 	IZAMON=$root/build/izamon
+	IZAFD=$root/build/izafd
 fi
 
 work=${DEMO_DIR:-demo}
@@ -24,6 +25,8 @@ rm -rf "$work"
 mkdir -p "$work"
 echo "== generating a synthetic Dutch region export (Amsterdam, ZK02) =="
 "$IZAGEN" --out "$work/export" --mappings "$root/mappings" --quiet
+echo "== and its digital front door: a year of simulated triages (izafd) =="
+"$IZAFD" --patients "$work/export/gp/Patient.ndjson" --out "$work/frontdoor" --mappings "$root/mappings"
 cd "$work"
 here=$PWD
 
@@ -48,12 +51,13 @@ for _ in $(seq 1 50); do [ -s izamon.port ] && break; sleep 0.1; done
 port=$(cat izamon.port)
 echo "izamon listening on https://127.0.0.1:$port (log in $work/izamon.log)"
 
-# The demo region has one hospital and one GP practice, so every figure is
-# one of them: the provider rule releases it only because both organisations
-# agreed (docs/privacy-model.md). Without this list the KPIs are suppressed.
+# The demo region has one hospital, one GP practice and one front door, so
+# every figure is one of them: the provider rule releases it only because the
+# organisations agreed (docs/privacy-model.md). Without this list the KPIs
+# are suppressed.
 cat >gateway.json <<JSON
-{"description": "demo region: both data suppliers agreed to release their figures",
- "provider_consent": ["06010713", "01058123"],
+{"description": "demo region: its data suppliers agreed to release their figures",
+ "provider_consent": ["06010713", "01058123", "01099999"],
  "plan": "plan-zk02-front-door",
  "signing_key": "$here/pki/region-ZK02.key", "signing_chain": "$here/pki/region-ZK02-chain.pem",
  "monitor_url": "https://127.0.0.1:$port", "monitor_ca": "$here/pki/ca.pem"}
@@ -67,6 +71,9 @@ echo "== izagw ingest (hospital, then GP) =="
 ingest() { izagw ingest "$@" || [ $? -eq 5 ]; }
 ingest --source 06010713 export/hospital/Patient.ndjson export/hospital/Encounter.ndjson
 ingest --source 01058123 export/gp/Patient.ndjson export/gp/Encounter.ndjson
+echo "== izagw ingest (the front door, and the practice's own triages) =="
+ingest --source 01099999 frontdoor/frontdoor/Patient.ndjson frontdoor/frontdoor/Encounter.ndjson
+ingest --source 01058123 frontdoor/practice/Patient.ndjson frontdoor/practice/Encounter.ndjson
 echo "== izagw kpis --period 2025-Q1 =="
 izagw kpis --period 2025-Q1
 echo "== izagw report --period 2025-Q1 (signed, queued) and izagw push =="

@@ -7,14 +7,16 @@
 source "$(dirname "$0")/lib.bash"
 : "${IZAGEN:?IZAGEN must point at the izagen binary}"
 : "${IZAMON:?IZAMON must point at the izamon binary}"
+: "${IZAFD:?IZAFD must point at the izafd binary}"
 set +e
-IZAGW="$IZAGW" IZAGEN="$IZAGEN" IZAMON="$IZAMON" DEMO_DIR="$E2E_TMP/demo" bash "$IZA_SOURCE_DIR/demo.sh" >"$E2E_TMP/out" 2>&1
+IZAGW="$IZAGW" IZAGEN="$IZAGEN" IZAMON="$IZAMON" IZAFD="$IZAFD" DEMO_DIR="$E2E_TMP/demo" bash "$IZA_SOURCE_DIR/demo.sh" >"$E2E_TMP/out" 2>&1
 rc=$?
 set -e
 expect_eq "demo.sh exit status" 0 "$rc"
 [ "$rc" -eq 0 ] || tail -20 "$E2E_TMP/out"
 grep -Eq '^er-visits +[0-9]+ +[0-9]+' "$E2E_TMP/out" && ok "er-visits released in the table" || not_ok "no released er-visits"
 grep -Eq '^digital-contact-share +[0-9.]+%' "$E2E_TMP/out" && ok "digital-contact-share released" || not_ok "no released share"
+grep -Eq '^frontdoor-selfcare-share +[0-9.]+%' "$E2E_TMP/out" && ok "the front door's self-care share released" || not_ok "no front-door share"
 n=$(jq '[.entry[] | select(.resource.resourceType == "MeasureReport")] | length' "$E2E_TMP/demo/report-2025-Q1.json")
 expect_eq "MeasureReports in the demo report" 11 "$n"
 grep -q 'release 1 of 2025-Q1 recorded' "$E2E_TMP/out" && ok "the report is release 1" || not_ok "no release recorded"
