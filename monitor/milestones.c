@@ -144,40 +144,20 @@ static void obs_free(struct obs_list *l)
 	free(l->reps);
 }
 
-struct key_pick {
-	int year, best;
-};
-
-static int pick_year(void *ctx, const char *id, int64_t version, int64_t loaded)
-{
-	struct key_pick *k = ctx;
-	char *end;
-	long y = strtol(id, &end, 10);
-
-	(void)version;
-	(void)loaded;
-	if (*end == '\0' && y <= k->year && y > k->best)
-		k->best = (int)y;
-	return 0;
-}
-
-/* The key in force for year: 1 and *out with label "YEAR.VERSION", 0 none */
+/* The key of year (its latest version): 1 and *out with label
+ * "YEAR.VERSION", 0 when that year has none.  Only the milestone's own year
+ * counts: an earlier year's key is not guessed in its place. */
 static int load_key(struct mon_store *s, int year, struct distkey **out,
 		    char label[16], struct iza_error *err)
 {
-	struct key_pick k = {year, 0};
 	char id[16], *body = NULL;
 	size_t len = 0;
 	int64_t version = 0;
 	json_t *doc;
-	int rc = s->ops->doc_list(s->impl, "key", pick_year, &k, err);
+	int rc;
 
 	*out = NULL;
-	if (rc < 0)
-		return rc;
-	if (!k.best)
-		return 0;
-	snprintf(id, sizeof(id), "%d", k.best);
+	snprintf(id, sizeof(id), "%d", year);
 	rc = s->ops->doc_get(s->impl, "key", id, &body, &len, &version, err);
 	if (rc <= 0)
 		return rc;
@@ -189,7 +169,7 @@ static int load_key(struct mon_store *s, int year, struct distkey **out,
 	json_decref(doc);
 	if (rc < 0)
 		return rc;
-	snprintf(label, 16, "%d.%lld", k.best, (long long)version);
+	snprintf(label, 16, "%d.%lld", year, (long long)version);
 	return 1;
 }
 
@@ -600,8 +580,8 @@ int milestones_attest(struct mon_store *s, const struct plan_catalogue *cat,
 	json_decref(evj);
 	if (rc == 1)
 		rc = iza_error_set(err, -IZA_EINVALID, NULL, 0, milestone_id,
-				   "no distribution key for %d or before is "
-				   "loaded (izamon keys load)",
+				   "no distribution key for %d is loaded "
+				   "(izamon keys load)",
 				   milestone_year(m));
 	plan_free(p);
 	return rc;

@@ -6,13 +6,14 @@
  * A final decision is recorded once with the exact report ids and values it
  * rests on, and never changes (the store refuses updates).  A met milestone
  * (met, or met within bandwidth: both pay the full amount) issues in the
- * same transaction one payment notice per insurer of the distribution key in
- * force: the key of the milestone date's year, or the latest earlier year.
+ * same transaction one payment notice per insurer of the distribution key of
+ * the milestone date's year (its latest version).
  * Each payment date's part of the amount (plan.h) is split over the key by
  * largest remainder (pay_split.h), so every date's notices add up to that
  * date's part and all notices to the milestone amount, to the cent.  Without
- * any key for that year a met milestone stays undecided ("awaiting a
- * distribution key") until one is loaded.
+ * a key for that year a met milestone stays undecided ("awaiting a
+ * distribution key") until it is loaded; an earlier year's key is never used
+ * in its place.
  *
  * Effort milestones are decided by an attestation of the plan's coordinating
  * insurer (met or missed), recorded the same way.

@@ -13,10 +13,11 @@ plan=plan-e2e-front-door
 fixture_start "$plan"
 
 # The example front-door plan, with a result milestone on the demo data's
-# period: digital-contact-share 2025-Q1 at least 0.13, 123,456.79 euro over
-# two dates (the cent that does not halve goes to the first).
+# period: digital-contact-share 2025-Q1 at least 0.13 by 2026-12-31 (so paid
+# by the 2026 key), 123,456.79 euro over two dates (the cent that does not
+# halve goes to the first).
 jq --arg id "$plan" '.id = $id | .milestones[1].period = "2025-Q1" | .milestones[1].target = 0.13
-  | .milestones[1].date = "2027-01-31" | .milestones[1].amount_cents = 12345679
+  | .milestones[1].date = "2026-12-31" | .milestones[1].amount_cents = 12345679
   | .milestones[1].payments = [{"date": "2027-03-31", "share": 1}, {"date": "2027-09-30", "share": 1}]' \
 	"$IZA_SOURCE_DIR/mappings/plans/zk02-digital-front-door.json" >"$E2E_TMP/plan.json"
 expect_status "the plan loads (no key yet)" 0 "0 decided now" mon plans load "$E2E_TMP/plan.json"

@@ -4,7 +4,8 @@
  * worked out by hand per payment date, a decision recorded once (a second
  * store handle evaluating the same milestone issues nothing), a met
  * milestone waiting for its key, a late correction shown while the
- * decision stands, and the attestation rules. */
+ * decision stands, and the attestation rules.  Only the key of the
+ * milestone's own year is used. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,8 +250,11 @@ START_TEST(decided_once_with_notices)
 	c = evaluate(3000);
 	ck_assert_uint_eq(c.decided, 0);
 	ck_assert_uint_eq(c.open, 2);
-	/* the 2098 key is in force for 2099 (the latest year before) */
+	/* an earlier year's key is not used for a 2099 milestone */
 	put_key(2098);
+	c = evaluate(3000);
+	ck_assert_uint_eq(c.decided, 0);
+	put_key(2099);
 	c = evaluate(3000);
 	ck_assert_uint_eq(c.decided, 1);
 	ck_assert_uint_eq(c.notices, 2);
@@ -259,11 +263,11 @@ START_TEST(decided_once_with_notices)
 	g = notices();
 	ck_assert_int_eq(g.n, 2);
 	ck_assert_str_eq(g.lines[0],
-			 "r1 3311 AGB:01000001 601 2098.1 "
+			 "r1 3311 AGB:01000001 601 2099.1 "
 			 "[{\"date\":\"2099-02-28\",\"amount_cents\":301},"
 			 "{\"date\":\"2099-03-31\",\"amount_cents\":300}]");
 	ck_assert_str_eq(g.lines[1],
-			 "r1 7095 AGB:01000001 400 2098.1 "
+			 "r1 7095 AGB:01000001 400 2099.1 "
 			 "[{\"date\":\"2099-02-28\",\"amount_cents\":200},"
 			 "{\"date\":\"2099-03-31\",\"amount_cents\":200}]");
 	/* a second handle (another process) evaluating again: nothing new */
@@ -288,10 +292,10 @@ START_TEST(correction_shown_decision_stands)
 	json_t *s, *m;
 
 	put_doc("plan", "plan-u", plan_text);
-	put_key(2100); /* after the milestone's year: not in force */
+	put_key(2100); /* another year's key: not in force */
 	put_report("rep-1", 1000, "0.2");
 	ck_assert_uint_eq(evaluate(1500).decided, 0);
-	put_key(2026);
+	put_key(2099);
 	ck_assert_uint_eq(evaluate(1500).decided, 1);
 	put_report("rep-2", 2000, NULL); /* later: suppressed */
 	ck_assert_uint_eq(evaluate(2500).decided, 0);
@@ -329,9 +333,9 @@ START_TEST(attestation_rules)
 	ck_assert_int_eq(milestones_attest(&st, &cat.cat, "plan-u", "e1", "met",
 					   "3311", "CN=3311", "", 10, &res,
 					   &err),
-			 -IZA_EINVALID); /* no key for 2098 or before */
+			 -IZA_EINVALID); /* no key for 2098 */
 	ck_assert_ptr_nonnull(strstr(err.text, "no distribution key"));
-	put_key(2026);
+	put_key(2098);
 	ck_assert_int_eq(milestones_attest(&st, &cat.cat, "plan-u", "e1", "met",
 					   "7095", "CN=7095", "", 10, &res,
 					   &err),
