@@ -216,6 +216,51 @@ START_TEST(shares_persons_and_strata)
 }
 END_TEST
 
+/* Compute the KPI set written as json (2025-Q1, region ZK02, with the
+ * shipped vocabulary) over the events stored so far; own_release() frees
+ * the results with the set. */
+static struct kpi_set *own_ks;
+static struct vocabulary *own_voc;
+
+static struct kpi_results *compute_own(const char *json)
+{
+	struct kpi_set *saved = ks;
+	struct kpi_results *r = NULL;
+	struct kpi_options o;
+	struct iza_error err;
+	struct period p;
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/kpis.json", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(json, f);
+	fclose(f);
+	ck_assert_msg(kpi_set_load(path, &own_ks, &err) == 0, "%s", err.text);
+	ck_assert_int_eq(
+	    vocabulary_load(testutil_src("mappings/vocabulary.json"), &own_voc,
+			    &err),
+	    0);
+	memset(&o, 0, sizeof(o));
+	o.region = "ZK02";
+	o.voc = own_voc;
+	ck_assert_int_eq(period_parse("2025-Q1", &p, &err), 0);
+	ks = own_ks;
+	ck_assert_int_eq(kpi_compute(ks, st, rd, &o, &p, &r, &err), 0);
+	ks = saved;
+	return r;
+}
+
+static void own_release(struct kpi_results *r)
+{
+	kpi_results_free(r);
+	kpi_set_free(own_ks);
+	vocabulary_free(own_voc);
+	own_ks = NULL;
+	own_voc = NULL;
+}
+
 /* Sector and channel strata: every value of the vocabulary that the KPI's
  * selection allows is listed, empty ones too (an absent stratum would show
  * a zero); sectors also "unknown".  And the provider tally behind each
@@ -230,26 +275,9 @@ START_TEST(every_sector_and_channel_stratum_listed)
 	    "\"improvement\": \"increase\", \"select\": {\"type\": "
 	    "[\"gp_contact\"], \"channel\": [\"video\", \"message\", "
 	    "\"phone\"]}, \"stratifiers\": [\"channel\", \"sector\"]}]}";
-	struct kpi_set *own = NULL, *saved = ks;
-	struct vocabulary *voc = NULL;
-	struct kpi_results *r = NULL;
-	struct kpi_options o;
-	struct iza_error err;
-	struct period p;
-	char path[600];
+	struct kpi_results *r;
 	size_t i, nchan = 0, nsec = 0;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/kpis.json", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(json, f);
-	fclose(f);
-	ck_assert_msg(kpi_set_load(path, &own, &err) == 0, "%s", err.text);
-	ck_assert_int_eq(
-	    vocabulary_load(testutil_src("mappings/vocabulary.json"), &voc,
-			    &err),
-	    0);
 	patient(1, "ZK02", 1980);
 	event("v1", 1, "gp_contact", "video", "2025-01-05T10:00:00Z", NULL,
 	      "finished");
@@ -259,13 +287,7 @@ START_TEST(every_sector_and_channel_stratum_listed)
 	      "finished");
 	event("p1", 1, "gp_contact", "in_person", "2025-01-08T10:00:00Z", NULL,
 	      "finished"); /* not selected */
-	memset(&o, 0, sizeof(o));
-	o.region = "ZK02";
-	o.voc = voc;
-	ck_assert_int_eq(period_parse("2025-Q1", &p, &err), 0);
-	ks = own;
-	ck_assert_int_eq(kpi_compute(ks, st, rd, &o, &p, &r, &err), 0);
-	ks = saved;
+	r = compute_own(json);
 	ck_assert_int_eq(r->values[0].cell.numerator, 3);
 	ck_assert_int_eq(r->values[0].cell.nproviders, 1);
 	ck_assert_int_eq(r->values[0].cell.prov_total, 3);
@@ -291,9 +313,7 @@ START_TEST(every_sector_and_channel_stratum_listed)
 	}
 	ck_assert_int_eq(nchan, 3); /* video, message, phone */
 	ck_assert_int_eq(nsec, 8);  /* 7 sectors + unknown */
-	kpi_results_free(r);
-	kpi_set_free(own);
-	vocabulary_free(voc);
+	own_release(r);
 }
 END_TEST
 
@@ -316,39 +336,17 @@ START_TEST(hour_of_week_strata)
 	    {"2025-03-02T23:10:00Z", "mon-00"}, /* Mon 00:10 CET */
 	    {"2025-01-05T22:59:59Z", "sun-23"}, /* Sun 23:59:59 CET */
 	};
-	struct kpi_set *own = NULL, *saved = ks;
-	struct vocabulary *voc = NULL;
-	struct kpi_results *r = NULL;
-	struct kpi_options o;
-	struct iza_error err;
-	struct period p;
-	char path[600], id[8];
+	struct kpi_results *r;
+	char id[8];
 	size_t i, j, n = 0;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/kpis.json", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(json, f);
-	fclose(f);
-	ck_assert_msg(kpi_set_load(path, &own, &err) == 0, "%s", err.text);
-	ck_assert_int_eq(
-	    vocabulary_load(testutil_src("mappings/vocabulary.json"), &voc,
-			    &err),
-	    0);
 	patient(1, "ZK02", 1980);
 	for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		snprintf(id, sizeof(id), "t%zu", i);
 		event(id, 1, "frontdoor_triage", "message", cases[i].start,
 		      NULL, "finished");
 	}
-	memset(&o, 0, sizeof(o));
-	o.region = "ZK02";
-	o.voc = voc;
-	ck_assert_int_eq(period_parse("2025-Q1", &p, &err), 0);
-	ks = own;
-	ck_assert_int_eq(kpi_compute(ks, st, rd, &o, &p, &r, &err), 0);
-	ks = saved;
+	r = compute_own(json);
 	ck_assert_int_eq(r->values[0].cell.numerator, 4);
 	ck_assert_int_eq(r->values[0].nstrata, 168);
 	for (i = 0; i < r->values[0].nstrata; i++) {
@@ -363,9 +361,7 @@ START_TEST(hour_of_week_strata)
 			      (long long)t->cell.numerator);
 	}
 	ck_assert_uint_eq(n, 4);
-	kpi_results_free(r);
-	kpi_set_free(own);
-	vocabulary_free(voc);
+	own_release(r);
 }
 END_TEST
 
