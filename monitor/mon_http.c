@@ -34,6 +34,7 @@
 #include "mon_api.h"
 #include "mon_metrics.h"
 #include "mon_verify.h"
+#include "tls_peer.h"
 
 struct mon_http {
 	struct MHD_Daemon *d;
@@ -134,34 +135,12 @@ static enum MHD_Result outcome(struct MHD_Connection *c, int status,
 static bool tls_client(struct MHD_Connection *c, char fp[65], char *subject,
 		       size_t subject_size, const char **why)
 {
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	gnutls_session_t s = ci ? (gnutls_session_t)ci->tls_session : NULL;
-	const gnutls_datum_t *peers;
-	unsigned int n = 0, status = 0, mdlen = 0, i;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	const unsigned char *p;
-	X509 *x;
+	struct tls_peer peer;
 
-	if (!s || !(peers = gnutls_certificate_get_peers(s, &n)) || n == 0) {
-		*why = "a client certificate is required";
+	if (!tls_peer_get(c, &peer, why))
 		return false;
-	}
-	if (gnutls_certificate_verify_peers2(s, &status) != 0 || status) {
-		*why = "the client certificate is not trusted (or expired)";
-		return false;
-	}
-	p = peers[0].data;
-	x = d2i_X509(NULL, &p, (long)peers[0].size);
-	if (!x || X509_digest(x, EVP_sha256(), md, &mdlen) != 1) {
-		X509_free(x);
-		*why = "unreadable client certificate";
-		return false;
-	}
-	for (i = 0; i < mdlen && i < 32; i++)
-		snprintf(fp + 2 * i, 3, "%02x", md[i]);
-	X509_NAME_oneline(X509_get_subject_name(x), subject, (int)subject_size);
-	X509_free(x);
+	memcpy(fp, peer.sha256, 65);
+	snprintf(subject, subject_size, "%s", peer.subject);
 	return true;
 }
 
