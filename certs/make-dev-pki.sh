@@ -12,6 +12,8 @@
 #   ca.key / ca.pem                    the test CA (EC P-256, self-signed)
 #   monitor.key / monitor.pem          izamon's server certificate
 #                                      (CN=izamon.test, SAN localhost, 127.0.0.1)
+#   intake.key / intake.pem            izagw serve's server certificate
+#                                      (CN=izagw.test, SAN localhost, 127.0.0.1)
 #   region-ZKnn.key / .pem / -chain.pem   a region gateway: O=IZA region
 #                                      gateway, CN=ZKnn, serialNumber=ZKnn
 #   provider-AGB.key / .pem            a care provider: CN=AGB AGB,
@@ -107,6 +109,8 @@ printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n
 ca ca "IZA development CA (TEST ONLY)"
 ca other-ca "Untrusted CA (TEST ONLY)"
 leaf monitor ca "/O=IZA TEST ONLY/OU=plan monitoring/CN=izamon.test" "$tmp/server.ext"
+sed 's/izamon.test/izagw.test/' "$tmp/server.ext" >"$tmp/intake.ext"
+leaf intake ca "/O=IZA TEST ONLY/OU=region gateway intake/CN=izagw.test" "$tmp/intake.ext"
 for r in "${regions[@]}"; do
 	leaf "region-$r" ca "/O=IZA TEST ONLY/OU=region gateway/CN=$r/serialNumber=$r" "$tmp/client.ext"
 done

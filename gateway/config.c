@@ -27,6 +27,10 @@ void config_free(struct gw_config *c)
 	free(c->plan);
 	free(c->monitor_url);
 	free(c->monitor_ca);
+	free(c->intake_cert);
+	free(c->intake_key);
+	free(c->intake_ca);
+	free(c->intake_bind);
 	jutil_strv_free(c->provider_consent);
 	free(c->quarantine_dir);
 	free(c->mapping_dir);
@@ -143,6 +147,11 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 					   "outbox",
 					   "monitor_url",
 					   "monitor_ca",
+					   "intake_cert",
+					   "intake_key",
+					   "intake_ca",
+					   "intake_bind",
+					   "intake_port",
 					   "description",
 					   NULL};
 	struct gw_config *c = calloc(1, sizeof(*c));
@@ -158,6 +167,7 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 	c->data_dir = strdup("izagw-data");
 	c->mapping_dir = strdup(env && *env ? env : IZA_DEFAULT_MAPPINGS);
 	c->provider_rule = true;
+	c->intake_port = 8444;
 	c->provider_dominance = 0.80;
 	c->provider_nk = 0.85;
 	c->provider_p = 10.0;
@@ -200,6 +210,29 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 		if (rc == 0)
 			rc = str_member(path, root, "monitor_ca",
 					&c->monitor_ca, err);
+		if (rc == 0)
+			rc = str_member(path, root, "intake_cert",
+					&c->intake_cert, err);
+		if (rc == 0)
+			rc = str_member(path, root, "intake_key",
+					&c->intake_key, err);
+		if (rc == 0)
+			rc = str_member(path, root, "intake_ca", &c->intake_ca,
+					err);
+		if (rc == 0)
+			rc = str_member(path, root, "intake_bind",
+					&c->intake_bind, err);
+		if (rc == 0 && json_object_get(root, "intake_port")) {
+			const json_t *v = json_object_get(root, "intake_port");
+
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > 65535)
+				rc = iza_error_set(err, CE, path, 0,
+						   "intake_port",
+						   "expected 0 to 65535");
+			else
+				c->intake_port = (long)json_integer_value(v);
+		}
 		if (rc == 0)
 			rc = str_member(path, root, "quarantine_dir",
 					&c->quarantine_dir, err);

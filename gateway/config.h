@@ -48,6 +48,12 @@ struct gw_config {
 	char *outbox_path;   /* default DATA/outbox.db */
 	char *monitor_url;   /* https://host:port of izamon, for izagw push */
 	char *monitor_ca;    /* CA certificates of izamon's server, PEM */
+	/* izagw serve: the intake service (intake.h) */
+	char *intake_cert; /* its certificate chain, PEM */
+	char *intake_key;  /* its key */
+	char *intake_ca;   /* CA certificates of the providers, PEM */
+	char *intake_bind; /* default 127.0.0.1 */
+	long intake_port;  /* default 8444 */
 };
 
 /* path may be NULL (defaults only). */

@@ -15,6 +15,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 #include "config.h"
 #include "disclosure.h"
 #include "ingest.h"
+#include "intake.h"
 #include "kpi.h"
 #include "kpi_format.h"
 #include "ledger.h"
@@ -79,6 +82,11 @@ static const char usage_text[] =
     "  push [--all]              send the due signed reports to the "
     "monitoring database\n"
     "                            (--all: every queued one, due or not)\n"
+    "  serve [--bind ADDR] [--port N] [--port-file FILE]\n"
+    "                            the HTTPS intake service: providers POST "
+    "/ndjson, /fhir,\n"
+    "                            /hl7v2, /cda with their certificate "
+    "(docs/intake.md)\n"
     "\n"
     "Options: --config FILE (JSON, see docs/configuration.md), --help, "
     "--version\n"
@@ -285,6 +293,42 @@ static bool valid_source(const char *s)
 	return true;
 }
 
+/* The ingest configuration for one source: its sector from --sector, the
+ * configuration's sources, or its AGB prefix. */
+static int ingest_setup(struct gw *g, const char *source, const char *sector,
+			int threads, struct ingest_config *ic)
+{
+	if (!sector) {
+		sector = config_source_sector(g->cfg, source);
+		if (sector && !vocabulary_has(g->voc, "sectors", sector))
+			return iza_error_set(&g->err, -IZA_ECONFIG, NULL, 0,
+					     "sources",
+					     "sector \"%.32s\" of source %s is "
+					     "not in the vocabulary",
+					     sector, source);
+	}
+	if (!sector)
+		sector = refdata_sector_of_agb(g->rd, source);
+	memset(ic, 0, sizeof(*ic));
+	ic->store = g->store;
+	ic->mapping = g->map;
+	ic->mapping_hl7v2 = g->map_hl7v2;
+	ic->mapping_cda = g->map_cda;
+	ic->pseudo = g->ps;
+	ic->refdata = g->rd;
+	ic->region = g->cfg->region;
+	ic->source = source;
+	ic->default_sector = sector;
+	ic->quarantine_dir = g->cfg->quarantine_dir;
+	ic->limits.max_line = g->cfg->max_line;
+	ic->limits.max_doc = g->cfg->max_doc;
+	ic->limits.max_depth = JDOM_DEFAULT_MAX_DEPTH;
+	ic->progress = isatty(STDERR_FILENO);
+	ic->today = today_day();
+	ic->threads = threads;
+	return 0;
+}
+
 static int cmd_ingest(struct gw *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -352,34 +396,10 @@ static int cmd_ingest(struct gw *g, int argc, char **argv)
 			sector);
 		return -IZA_EUSAGE;
 	}
-	if (!sector) {
-		sector = config_source_sector(g->cfg, source);
-		if (sector && !vocabulary_has(g->voc, "sectors", sector))
-			return iza_error_set(&g->err, -IZA_ECONFIG, NULL, 0,
-					     "sources",
-					     "sector \"%.32s\" of source %s is "
-					     "not in the vocabulary",
-					     sector, source);
-	}
-	if (!sector)
-		sector = refdata_sector_of_agb(g->rd, source);
-	memset(&ic, 0, sizeof(ic));
-	ic.store = g->store;
-	ic.mapping = g->map;
-	ic.mapping_hl7v2 = g->map_hl7v2;
-	ic.mapping_cda = g->map_cda;
-	ic.pseudo = g->ps;
-	ic.refdata = g->rd;
-	ic.region = g->cfg->region;
-	ic.source = source;
-	ic.default_sector = sector;
-	ic.quarantine_dir = g->cfg->quarantine_dir;
-	ic.limits.max_line = g->cfg->max_line;
-	ic.limits.max_doc = g->cfg->max_doc;
-	ic.limits.max_depth = JDOM_DEFAULT_MAX_DEPTH;
-	ic.progress = isatty(STDERR_FILENO);
-	ic.today = today_day();
-	ic.threads = threads;
+	rc = ingest_setup(g, source, sector, threads, &ic);
+	if (rc)
+		return rc;
+	sector = ic.default_sector;
 	memset(&total, 0, sizeof(total));
 	files = argc - optind;
 	for (i = optind; i < argc; i++) {
@@ -863,12 +883,118 @@ static int cmd_push(struct gw *g, int argc, char **argv)
 	return sum.retry || sum.failed ? EXIT_QUARANTINED : 0;
 }
 
+/* One upload of the intake service into the store (called one at a time);
+ * one JSON line per batch on stderr, counts only. */
+static int serve_ingest(void *ctx, const char *source, const char *path,
+			const char *format, struct ingest_summary *sum,
+			struct iza_error *err)
+{
+	struct gw *g = ctx;
+	struct ingest_config ic;
+	int rc = ingest_setup(g, source, NULL, 0, &ic);
+
+	if (rc) {
+		*err = g->err;
+		return rc;
+	}
+	ic.progress = false;
+	rc = ingest_file(&ic, path, format, sum, err);
+	fprintf(stderr,
+		"{\"time\":%lld,\"event\":\"%s\",\"source\":\"%s\","
+		"\"format\":\"%s\",\"records\":%lld,\"quarantined\":%lld,"
+		"\"bytes\":%llu}\n",
+		(long long)time(NULL), rc ? "batch.failed" : "batch.stored",
+		source, format, (long long)sum->records,
+		(long long)sum->quarantined, (unsigned long long)sum->bytes);
+	return rc;
+}
+
+static int cmd_serve(struct gw *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"bind", required_argument, 0, 'b'},
+	    {"port", required_argument, 0, 'p'},
+	    {"port-file", required_argument, 0, 'f'},
+	    {0, 0, 0, 0}};
+	const char *bind =
+		       g->cfg->intake_bind ? g->cfg->intake_bind : "127.0.0.1",
+		   *port_file = NULL;
+	long port = g->cfg->intake_port;
+	struct intake_config ic;
+	struct intake *in = NULL;
+	char dir[1100];
+	sigset_t set;
+	int c, sig, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end;
+
+		if (c == 'b') {
+			bind = optarg;
+		} else if (c == 'p') {
+			port = strtol(optarg, &end, 10);
+			if (*end || port < 0 || port > 65535)
+				return -IZA_EUSAGE;
+		} else if (c == 'f') {
+			port_file = optarg;
+		} else {
+			return -IZA_EUSAGE;
+		}
+	}
+	if (optind != argc)
+		return -IZA_EUSAGE;
+	if (!g->cfg->intake_cert || !g->cfg->intake_key || !g->cfg->intake_ca)
+		return iza_error_set(&g->err, -IZA_ECONFIG, NULL, 0, "intake",
+				     "serve needs intake_cert, intake_key and "
+				     "intake_ca in the configuration");
+	rc = open_gateway(g, true);
+	if (rc == 0)
+		rc = load_mapping(g);
+	if (rc)
+		return rc;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	snprintf(dir, sizeof(dir), "%s/intake", g->cfg->data_dir);
+	memset(&ic, 0, sizeof(ic));
+	ic.bind = bind;
+	ic.port = (int)port;
+	ic.cert_pem = g->cfg->intake_cert;
+	ic.key_pem = g->cfg->intake_key;
+	ic.ca_pem = g->cfg->intake_ca;
+	ic.dir = dir;
+	ic.ingest = serve_ingest;
+	ic.ctx = g;
+	rc = intake_start(&ic, &in, &g->err);
+	if (rc)
+		return rc;
+	fprintf(stderr,
+		"{\"time\":%lld,\"event\":\"listening\",\"url\":"
+		"\"https://%s:%d\"}\n",
+		(long long)time(NULL), bind, intake_port(in));
+	if (port_file) {
+		FILE *f = fopen(port_file, "w");
+
+		if (f) {
+			fprintf(f, "%d\n", intake_port(in));
+			fclose(f);
+		}
+	}
+	sigwait(&set, &sig);
+	intake_stop(in);
+	fprintf(stderr, "{\"time\":%lld,\"event\":\"stopped\",\"signal\":%d}\n",
+		(long long)time(NULL), sig);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(struct gw *g, int argc, char **argv);
 } commands[] = {
     {"init", cmd_init},	    {"ingest", cmd_ingest}, {"kpis", cmd_kpis},
     {"report", cmd_report}, {"status", cmd_status}, {"push", cmd_push},
+    {"serve", cmd_serve},
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,562 @@
+/*
+ * intake.c - izagw's HTTPS intake service (contract in intake.h).
+ *
+ * Decisions:
+ *  - One thread per connection (MHD_USE_THREAD_PER_CONNECTION): a slow
+ *    multi-gigabyte upload does not hold up the others; the ingests
+ *    themselves are serialised by one mutex, which also guards intake.db.
+ *  - The body goes to a spool file (mode 0600) as it arrives and is ingested
+ *    when complete; the adapters read it like any file, so an upload is
+ *    exactly what `izagw ingest` of the same bytes would store.
+ */
+#include "intake.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+
+#include "input.h"
+#include "quarantine.h"
+#include "tls_peer.h"
+
+struct intake {
+	struct MHD_Daemon *d;
+	char *cert, *key, *ca;
+	char dir[1024];
+	sqlite3 *db;
+	pthread_mutex_t mu;
+	intake_ingest_fn ingest;
+	void *ctx;
+	uint64_t max_body;
+	int port;
+};
+
+struct upload {
+	int fd; /* the spool file while the body arrives, else -1 */
+	char path[1100];
+	uint64_t bytes;
+	bool too_big, failed_write;
+	const char *format;
+	char source[16], submission[80];
+};
+
+static const struct {
+	const char *url, *format;
+} routes[] = {{"/ndjson", "fhir-ndjson"},
+	      {"/fhir", "fhir-bundle"},
+	      {"/hl7v2", "auto"},
+	      {"/cda", "cda"}};
+
+static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS batches("
+				 " id TEXT PRIMARY KEY,"
+				 " source TEXT NOT NULL,"
+				 " submission TEXT,"
+				 " format TEXT NOT NULL,"
+				 " received BIGINT NOT NULL,"
+				 " state TEXT NOT NULL,"
+				 " result TEXT NOT NULL,"
+				 " UNIQUE (source, submission));";
+
+/* ---- answers ---- */
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
+				 const char *ctype, char *t,
+				 const char *location)
+{
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+
+	if (!t)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(strlen(t), t,
+					    MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(t);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", ctype);
+	if (location)
+		MHD_add_response_header(r, "Content-Location", location);
+	rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result outcome(struct MHD_Connection *c, unsigned status,
+			       const char *code, const char *why)
+{
+	json_t *o = json_pack("{s:s,s:[{s:s,s:s,s:s}]}", "resourceType",
+			      "OperationOutcome", "issue", "severity", "error",
+			      "code", code, "diagnostics", why);
+	char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return send_text(c, status, "application/fhir+json", t, NULL);
+}
+
+/* ---- batches ---- */
+
+static void new_id(char out[37])
+{
+	unsigned char b[16];
+	int i, k = 0;
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		memset(b, 0, sizeof(b)); /* then ids still differ by time */
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[k++] = '-';
+		snprintf(out + k, 3, "%02x", b[i]);
+		k += 2;
+	}
+}
+
+static json_t *summary_json(const struct ingest_summary *s)
+{
+	json_t *reasons = json_object();
+	int r;
+
+	for (r = 0; r < QR_COUNT_; r++)
+		if (s->by_reason[r])
+			json_object_set_new(
+			    reasons,
+			    quarantine_reason_name((enum quarantine_reason)r),
+			    json_integer(s->by_reason[r]));
+	return json_pack(
+	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:s}", "records",
+	    (json_int_t)s->records, "patients", (json_int_t)s->patients,
+	    "events_stored", (json_int_t)s->events_stored, "duplicates",
+	    (json_int_t)s->duplicates, "updated", (json_int_t)s->updated,
+	    "stale", (json_int_t)s->stale, "excluded",
+	    (json_int_t)(s->excluded_type + s->excluded_class), "quarantined",
+	    (json_int_t)s->quarantined, "quarantined_by_reason", reasons,
+	    "bytes", (json_int_t)s->bytes, "sha256", s->sha256);
+}
+
+/* The stored batch as its JSON answer, or NULL when there is none. */
+static char *batch_get(struct intake *in, const char *where, const char *a,
+		       const char *b)
+{
+	sqlite3_stmt *s = NULL;
+	char *out = NULL;
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT id, source, submission, format, received, state, "
+		 "result FROM batches WHERE %s",
+		 where);
+	if (sqlite3_prepare_v2(in->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(s, 1, a, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, b, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		const char *sub = (const char *)sqlite3_column_text(s, 2);
+		json_t *res = json_loads(
+		    (const char *)sqlite3_column_text(s, 6), 0, NULL);
+		json_t *o = json_pack(
+		    "{s:s,s:s,s:s?,s:s,s:I,s:s,s:o}", "id",
+		    (const char *)sqlite3_column_text(s, 0), "source",
+		    (const char *)sqlite3_column_text(s, 1), "submission", sub,
+		    "format", (const char *)sqlite3_column_text(s, 3),
+		    "received", (json_int_t)sqlite3_column_int64(s, 4), "state",
+		    (const char *)sqlite3_column_text(s, 5), "result",
+		    res ? res : json_null());
+
+		out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		json_decref(o);
+	}
+	sqlite3_finalize(s);
+	return out;
+}
+
+static int batch_put(struct intake *in, const char *id, const struct upload *u,
+		     const char *state, json_t *result)
+{
+	sqlite3_stmt *s = NULL;
+	char *text = json_dumps(result, JSON_COMPACT);
+	int rc = -IZA_ESTORE;
+
+	if (text && sqlite3_prepare_v2(
+			in->db,
+			"INSERT INTO batches(id, source, submission, format, "
+			"received, state, result) VALUES (?1, ?2, ?3, ?4, ?5, "
+			"?6, ?7)",
+			-1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 2, u->source, -1, SQLITE_TRANSIENT);
+		if (u->submission[0])
+			sqlite3_bind_text(s, 3, u->submission, -1,
+					  SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(s, 3);
+		sqlite3_bind_text(s, 4, u->format, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s, 5, (sqlite3_int64)time(NULL));
+		sqlite3_bind_text(s, 6, state, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 7, text, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -IZA_ESTORE;
+	}
+	sqlite3_finalize(s);
+	free(text);
+	return rc;
+}
+
+/* ---- the handler ---- */
+
+/* "AGB-nnnnnnnn" -> "nnnnnnnn" */
+static bool agb_of(const char *serial, char out[16])
+{
+	size_t i;
+
+	if (strncmp(serial, "AGB-", 4) != 0 || strlen(serial) != 12)
+		return false;
+	for (i = 4; i < 12; i++)
+		if (serial[i] < '0' || serial[i] > '9')
+			return false;
+	memcpy(out, serial + 4, 9);
+	return true;
+}
+
+static void drop_spool(struct upload *u)
+{
+	if (u->fd >= 0) {
+		close(u->fd);
+		u->fd = -1;
+	}
+	if (u->path[0]) {
+		unlink(u->path);
+		u->path[0] = '\0';
+	}
+}
+
+/* First call of a POST: who, what, idempotency, the spool file.  Returns
+ * MHD_YES to receive the body, or the answer already queued (*answered). */
+static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
+				    struct upload *u, const char *format,
+				    bool *answered)
+{
+	struct tls_peer peer;
+	const char *why = NULL, *sub;
+	char *existing;
+
+	*answered = true;
+	if (!tls_peer_get(c, &peer, &why))
+		return outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
+	if (!agb_of(peer.serial, u->source))
+		return outcome(c, MHD_HTTP_FORBIDDEN, "security",
+			       "the certificate names no AGB code "
+			       "(serialNumber AGB-nnnnnnnn)");
+	u->format = format;
+	sub =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-IZA-Submission");
+	if (sub) {
+		if (!*sub || strlen(sub) >= sizeof(u->submission))
+			return outcome(c, MHD_HTTP_BAD_REQUEST, "invalid",
+				       "X-IZA-Submission: 1 to 79 characters");
+		snprintf(u->submission, sizeof(u->submission), "%s", sub);
+		pthread_mutex_lock(&in->mu);
+		existing = batch_get(in, "source = ?1 AND submission = ?2",
+				     u->source, u->submission);
+		pthread_mutex_unlock(&in->mu);
+		if (existing)
+			return send_text(c, MHD_HTTP_OK, "application/json",
+					 existing, NULL);
+	}
+	snprintf(u->path, sizeof(u->path), "%s/spool-XXXXXX", in->dir);
+	u->fd = mkstemp(u->path);
+	if (u->fd < 0) {
+		u->path[0] = '\0';
+		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
+			       "cannot spool the upload");
+	}
+	*answered = false;
+	return MHD_YES;
+}
+
+static enum MHD_Result finish_upload(struct intake *in,
+				     struct MHD_Connection *c, struct upload *u)
+{
+	struct ingest_summary sum;
+	struct iza_error err = {0};
+	char id[37], location[64], *answer;
+	json_t *result;
+	int rc;
+
+	if (u->too_big || u->failed_write) {
+		drop_spool(u);
+		return u->too_big
+			   ? outcome(c, MHD_HTTP_CONTENT_TOO_LARGE, "too-long",
+				     "the upload is larger than the "
+				     "limit; nothing was stored")
+			   : outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     "exception", "cannot spool the upload");
+	}
+	if (close(u->fd) != 0) {
+		u->fd = -1;
+		drop_spool(u);
+		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
+			       "cannot spool the upload");
+	}
+	u->fd = -1;
+	new_id(id);
+	memset(&sum, 0, sizeof(sum));
+	pthread_mutex_lock(&in->mu);
+	rc = in->ingest(in->ctx, u->source, u->path, u->format, &sum, &err);
+	if (rc == 0)
+		result = summary_json(&sum);
+	else
+		result = json_pack("{s:s}", "error",
+				   err.text[0] ? err.text : "ingest failed");
+	if (batch_put(in, id, u, rc == 0 ? "stored" : "failed", result) != 0)
+		rc = rc ? rc : -IZA_ESTORE;
+	answer = batch_get(in, "id = ?1 AND source = ?2", id, u->source);
+	pthread_mutex_unlock(&in->mu);
+	json_decref(result);
+	drop_spool(u);
+	if (!answer)
+		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
+			       "the batch was not recorded");
+	snprintf(location, sizeof(location), "/batches/%s", id);
+	if (rc) {
+		free(answer);
+		return outcome(c, MHD_HTTP_UNPROCESSABLE_CONTENT, "processing",
+			       err.text[0] ? err.text
+					   : "nothing of the upload was "
+					     "stored");
+	}
+	return send_text(c, MHD_HTTP_CREATED, "application/json", answer,
+			 location);
+}
+
+static enum MHD_Result get_batch(struct intake *in, struct MHD_Connection *c,
+				 const char *id)
+{
+	struct tls_peer peer;
+	const char *why = NULL;
+	char source[16], *answer;
+
+	if (!tls_peer_get(c, &peer, &why))
+		return outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
+	if (!agb_of(peer.serial, source))
+		return outcome(c, MHD_HTTP_FORBIDDEN, "security",
+			       "the certificate names no AGB code");
+	pthread_mutex_lock(&in->mu);
+	/* another source's batch does not exist for this one */
+	answer = batch_get(in, "id = ?1 AND source = ?2", id, source);
+	pthread_mutex_unlock(&in->mu);
+	if (!answer)
+		return outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
+			       "no such batch");
+	return send_text(c, MHD_HTTP_OK, "application/json", answer, NULL);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+			       const char *url, const char *method,
+			       const char *version, const char *data,
+			       size_t *size, void **con_cls)
+{
+	struct intake *in = cls;
+	struct upload *u = *con_cls;
+	size_t i;
+
+	(void)version;
+	if (strcmp(method, "GET") == 0) {
+		if (strcmp(url, "/healthz") == 0)
+			return send_text(c, MHD_HTTP_OK, "text/plain",
+					 strdup("ok\n"), NULL);
+		if (strncmp(url, "/batches/", 9) == 0 && url[9] &&
+		    strlen(url + 9) < 40 && !strchr(url + 9, '/'))
+			return get_batch(in, c, url + 9);
+		return outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
+			       "no such endpoint");
+	}
+	if (strcmp(method, "POST") != 0)
+		return outcome(c, MHD_HTTP_METHOD_NOT_ALLOWED, "not-supported",
+			       "GET or POST");
+	if (!u) {
+		bool answered;
+		enum MHD_Result rc;
+
+		for (i = 0; i < sizeof(routes) / sizeof(*routes); i++)
+			if (strcmp(url, routes[i].url) == 0)
+				break;
+		if (i == sizeof(routes) / sizeof(*routes))
+			return outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
+				       "no such endpoint");
+		u = calloc(1, sizeof(*u));
+		if (!u)
+			return MHD_NO;
+		u->fd = -1;
+		*con_cls = u;
+		rc = begin_upload(in, c, u, routes[i].format, &answered);
+		return rc;
+	}
+	if (*size) {
+		if (u->fd >= 0 && !u->too_big && !u->failed_write) {
+			if (u->bytes + *size > in->max_body) {
+				u->too_big = true;
+			} else {
+				const char *p = data;
+				size_t left = *size;
+
+				while (left) {
+					ssize_t w = write(u->fd, p, left);
+
+					if (w < 0 && errno == EINTR)
+						continue;
+					if (w <= 0) {
+						u->failed_write = true;
+						break;
+					}
+					p += w;
+					left -= (size_t)w;
+				}
+				u->bytes += *size;
+			}
+		}
+		*size = 0;
+		return MHD_YES;
+	}
+	if (u->fd < 0 && !u->path[0])
+		return MHD_YES; /* answered at the first call */
+	return finish_upload(in, c, u);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct upload *u = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (u) {
+		/* a connection that ended mid-upload leaves nothing behind */
+		drop_spool(u);
+		free(u);
+	}
+	*con_cls = NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static char *read_pem(const char *path)
+{
+	struct input *f = NULL;
+	struct iza_error err = {0};
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!path || input_open(path, &f, &err) != 0)
+		return NULL;
+	if (input_slurp(f, 1u << 20, &buf, &len, &err) != 0)
+		buf = NULL;
+	input_close(f);
+	return buf;
+}
+
+void intake_stop(struct intake *in)
+{
+	if (!in)
+		return;
+	if (in->d)
+		MHD_stop_daemon(in->d);
+	sqlite3_close(in->db);
+	pthread_mutex_destroy(&in->mu);
+	free(in->cert);
+	free(in->key);
+	free(in->ca);
+	free(in);
+}
+
+int intake_port(const struct intake *in)
+{
+	return in ? in->port : 0;
+}
+
+int intake_start(const struct intake_config *c, struct intake **out,
+		 struct iza_error *err)
+{
+	struct intake *in = calloc(1, sizeof(*in));
+	struct sockaddr_in sa;
+	const union MHD_DaemonInfo *di;
+	char db[1100];
+
+	if (!in)
+		return -IZA_ENOMEM;
+	pthread_mutex_init(&in->mu, NULL);
+	in->ingest = c->ingest;
+	in->ctx = c->ctx;
+	in->max_body = c->max_body ? c->max_body : INTAKE_MAX_BODY;
+	snprintf(in->dir, sizeof(in->dir), "%s", c->dir);
+	if (mkdir(in->dir, 0700) != 0 && errno != EEXIST) {
+		intake_stop(in);
+		return iza_error_set(err, -IZA_EIO, c->dir, 0, NULL,
+				     "cannot make the intake directory: %s",
+				     strerror(errno));
+	}
+	snprintf(db, sizeof(db), "%s/intake.db", in->dir);
+	if (sqlite3_open(db, &in->db) != SQLITE_OK ||
+	    sqlite3_busy_timeout(in->db, 5000) != SQLITE_OK ||
+	    sqlite3_exec(in->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		intake_stop(in);
+		return iza_error_set(err, -IZA_ESTORE, db, 0, NULL,
+				     "cannot open the batch log");
+	}
+	in->cert = read_pem(c->cert_pem);
+	in->key = read_pem(c->key_pem);
+	in->ca = read_pem(c->ca_pem);
+	if (!in->cert || !in->key || !in->ca) {
+		intake_stop(in);
+		return iza_error_set(err, -IZA_ECONFIG, NULL, 0, "intake",
+				     "cannot read intake_cert, intake_key or "
+				     "intake_ca");
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)c->port);
+	if (inet_pton(AF_INET, c->bind ? c->bind : "127.0.0.1", &sa.sin_addr) !=
+	    1) {
+		intake_stop(in);
+		return iza_error_set(err, -IZA_ECONFIG, NULL, 0, "intake_bind",
+				     "not an IPv4 address");
+	}
+	in->d = MHD_start_daemon(
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+		MHD_USE_TLS | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, handler, in, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_CERT, in->cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, in->key, MHD_OPTION_HTTPS_MEM_TRUST,
+	    in->ca, MHD_OPTION_HTTPS_PRIORITIES,
+	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
+	if (!in->d) {
+		intake_stop(in);
+		return iza_error_set(err, -IZA_EIO, NULL, 0, "serve",
+				     "cannot start the intake service (port in "
+				     "use, or TLS material refused)");
+	}
+	di = MHD_get_daemon_info(in->d, MHD_DAEMON_INFO_BIND_PORT);
+	in->port = di ? di->port : c->port;
+	*out = in;
+	return 0;
+}

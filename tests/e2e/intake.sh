@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# izagw serve, the HTTPS intake, over loopback with certificates from certs/:
+# a hospital POSTs its NDJSON and a GP practice its Patient and Encounter
+# files; the store then holds exactly what `izagw ingest` of the same files
+# stores (same summary counts, same KPIs); the source is the certificate's
+# AGB code; GET /batches/{id} gives counts and quarantine by reason, to the
+# sending source only; a repeated submission id stores nothing; a client
+# without a certificate, of a foreign CA or without an AGB code is refused;
+# a client that disconnects mid-upload leaves nothing; uploads from 8
+# clients at once all arrive.
+source "$(dirname "$0")/lib.bash"
+: "${IZAGEN:?IZAGEN must point at the izagen binary}"
+for t in curl jq sqlite3; do command -v $t >/dev/null || { echo "$t missing (scripts/setup.sh installs it)"; exit 1; }; done
+
+pki="$E2E_TMP/pki"
+bash "$IZA_SOURCE_DIR/certs/make-dev-pki.sh" "$pki" --provider 06010713 --provider 01058123 --insurer 3311 2>/dev/null
+ex="$E2E_TMP/export"
+(cd "$IZA_SOURCE_DIR" && "$IZAGEN" --out "$ex" --patients 1500 --seed 6 --quiet)
+hosp=$(jq -r '.sources.hospital.agb' "$ex/truth.json")
+gp=$(jq -r '.sources.gp.agb' "$ex/truth.json")
+expect_eq "the test PKI has the export's providers" "06010713 01058123" "$hosp $gp"
+
+cfg="{\"k\": 1, \"test_mode\": true, \"provider_rule\": false, \"intake_cert\": \"$pki/intake-chain.pem\", \"intake_key\": \"$pki/intake.key\", \"intake_ca\": \"$pki/ca.pem\"}"
+d="$E2E_TMP/gw"
+gw_new "$d" "$cfg"
+rm -f "$E2E_TMP/port"
+(cd "$d" && exec timeout 300 "$IZAGW" --config config.json serve --port 0 --port-file "$E2E_TMP/port" 2>"$E2E_TMP/serve.log") &
+srv=$!
+trap 'kill -TERM $srv 2>/dev/null || true; wait $srv 2>/dev/null || true; rm -rf "$E2E_TMP"' EXIT
+for _ in $(seq 1 100); do [ -s "$E2E_TMP/port" ] && break; sleep 0.1; done
+url="https://127.0.0.1:$(cat "$E2E_TMP/port")"
+post() { # WHO PATH FILE [curl args]: the answer body; status in $E2E_TMP/code
+	local who=$1 path=$2 file=$3
+	shift 3
+	curl -s --max-time 120 --cacert "$pki/ca.pem" --cert "$pki/$who-chain.pem" --key "$pki/$who.key" \
+		-o "$E2E_TMP/answer" -w '%{http_code}' --data-binary @"$file" "$@" "$url$path" >"$E2E_TMP/code"
+	cat "$E2E_TMP/answer"
+}
+curl -s --max-time 5 --cacert "$pki/ca.pem" "$url/healthz" | grep -q ok && ok "izagw serve on 127.0.0.1" || not_ok "healthz"
+
+post "provider-$hosp" /ndjson "$ex/hospital/Patient.ndjson" -H "X-IZA-Submission: hosp-p-1" >"$E2E_TMP/b1.json"
+expect_eq "hospital patients: 201" 201 "$(cat "$E2E_TMP/code")"
+expect_eq "  the source is the certificate's AGB code" "$hosp stored" "$(jq -r '"\(.source) \(.state)"' "$E2E_TMP/b1.json")"
+post "provider-$hosp" /ndjson "$ex/hospital/Encounter.ndjson" -H "X-IZA-Submission: hosp-e-1" >"$E2E_TMP/b2.json"
+expect_eq "hospital encounters: 201" 201 "$(cat "$E2E_TMP/code")"
+b2=$(jq -r .id "$E2E_TMP/b2.json")
+for f in Patient Encounter; do
+	post "provider-$gp" /ndjson "$ex/gp/$f.ndjson" >"$E2E_TMP/g-$f.json"
+done
+expect_eq "GP uploads: 201" 201 "$(cat "$E2E_TMP/code")"
+
+# the same files through izagw ingest in a second gateway give the same
+d2="$E2E_TMP/gw2"
+gw_new "$d2" '{"k": 1, "test_mode": true, "provider_rule": false}'
+gw "$d2" ingest --source "$hosp" "$ex/hospital/Patient.ndjson" "$ex/hospital/Encounter.ndjson" >"$E2E_TMP/i.out" 2>&1 || true
+gw "$d2" ingest --source "$gp" "$ex/gp/Patient.ndjson" "$ex/gp/Encounter.ndjson" >>"$E2E_TMP/i.out" 2>&1 || true
+cli_q=$(awk '/^ingest .*hospital\/Encounter/{t=1} t && /^  quarantined/{print $2; exit}' "$E2E_TMP/i.out")
+expect_eq "quarantined in the batch = izagw ingest" "$cli_q" "$(jq -r .result.quarantined "$E2E_TMP/b2.json")"
+expect_eq "events in the batch = izagw ingest" "$(awk '/^ingest .*hospital\/Encounter/{t=1} t && /events stored/{print $3; exit}' "$E2E_TMP/i.out")" "$(jq -r .result.events_stored "$E2E_TMP/b2.json")"
+for p in 2025-Q1 2025; do
+	a=$(gw "$d" kpis --period "$p" --format json | jq -c '[.kpis[] | {id, value}]')
+	b=$(gw "$d2" kpis --period "$p" --format json | jq -c '[.kpis[] | {id, value}]')
+	[ "$a" = "$b" ] && ok "KPIs $p through the intake = through izagw ingest" || not_ok "KPIs $p differ"
+done
+
+# the batch, to its own source only
+curl -s --max-time 10 --cacert "$pki/ca.pem" --cert "$pki/provider-$hosp-chain.pem" --key "$pki/provider-$hosp.key" "$url/batches/$b2" >"$E2E_TMP/got.json"
+expect_eq "GET /batches/{id}" "$b2 stored" "$(jq -r '"\(.id) \(.state)"' "$E2E_TMP/got.json")"
+expect_eq "  quarantine by reason, counts only" "$cli_q" "$(jq '[.result.quarantined_by_reason[]] | add // 0' "$E2E_TMP/got.json")"
+expect_eq "another source's batch does not exist" 404 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$pki/ca.pem" --cert "$pki/provider-$gp-chain.pem" --key "$pki/provider-$gp.key" "$url/batches/$b2")"
+
+# idempotency: the same submission again stores nothing and answers the first batch
+n_before=$(sqlite3 "$d/izagw-data/events.db" "SELECT count(*) FROM batches")
+post "provider-$hosp" /ndjson "$ex/hospital/Encounter.ndjson" -H "X-IZA-Submission: hosp-e-1" >"$E2E_TMP/b3.json"
+expect_eq "a repeated submission: 200 with the first batch" "200 $b2" "$(cat "$E2E_TMP/code") $(jq -r .id "$E2E_TMP/b3.json")"
+expect_eq "  and no new store batch" "$n_before" "$(sqlite3 "$d/izagw-data/events.db" "SELECT count(*) FROM batches")"
+
+# refusals
+expect_eq "no client certificate: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$pki/ca.pem" --data-binary @"$ex/gp/Patient.ndjson" "$url/ndjson")"
+post insurer-3311 /ndjson "$ex/gp/Patient.ndjson" >/dev/null
+expect_eq "a certificate without an AGB code: 403" 403 "$(cat "$E2E_TMP/code")"
+expect_eq "an unknown route: 404" 404 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$pki/ca.pem" --cert "$pki/provider-$gp-chain.pem" --key "$pki/provider-$gp.key" --data x "$url/upload")"
+
+# a client that disconnects mid-upload: nothing stored, no spool file left
+n_before=$(sqlite3 "$d/izagw-data/events.db" "SELECT count(*) FROM batches")
+head -c 3000000 /dev/zero | tr '\0' 'x' >"$E2E_TMP/big"
+timeout 2 curl -s --limit-rate 200k --max-time 10 --cacert "$pki/ca.pem" --cert "$pki/provider-$gp-chain.pem" --key "$pki/provider-$gp.key" --data-binary @"$E2E_TMP/big" "$url/ndjson" >/dev/null 2>&1 || true
+sleep 1
+expect_eq "disconnected mid-upload: no batch" "$n_before" "$(sqlite3 "$d/izagw-data/events.db" "SELECT count(*) FROM batches")"
+expect_eq "  and no spool file left" "" "$(ls "$d/izagw-data/intake" | grep spool || true)"
+
+# 8 clients at once, each a small NDJSON of its own encounters
+for i in $(seq 1 8); do
+	sed -n "$((i * 10)),$((i * 10 + 9))p" "$ex/gp/Encounter.ndjson" >"$E2E_TMP/part$i.ndjson"
+	(curl -s --max-time 60 --cacert "$pki/ca.pem" --cert "$pki/provider-$gp-chain.pem" --key "$pki/provider-$gp.key" \
+		-o /dev/null -w '%{http_code}\n' --data-binary @"$E2E_TMP/part$i.ndjson" -H "X-IZA-Submission: part-$i" "$url/ndjson" >>"$E2E_TMP/codes") &
+done
+wait $(jobs -p | grep -v "^$srv$") 2>/dev/null || true
+expect_eq "8 concurrent uploads: all 201" "8" "$(grep -c '^201$' "$E2E_TMP/codes")"
+expect_eq "  8 batches recorded" 8 "$(sqlite3 "$d/izagw-data/intake/intake.db" "SELECT count(*) FROM batches WHERE submission LIKE 'part-%'")"
+grep -q '"event":"batch.stored"' "$E2E_TMP/serve.log" && ok "one JSON log line per batch" || not_ok "no batch log lines"
+! grep -qi 'bsn\|"postalCode"' "$E2E_TMP/serve.log" && ok "the log holds no patient data" || not_ok "patient data in the log"
+finish
