@@ -42,6 +42,7 @@ struct intake {
 	sqlite3 *db;
 	pthread_mutex_t mu;
 	intake_ingest_fn ingest;
+	intake_metrics_fn metrics;
 	void *ctx;
 	uint64_t max_body;
 	int port;
@@ -367,6 +368,77 @@ static enum MHD_Result get_batch(struct intake *in, struct MHD_Connection *c,
 	return send_text(c, MHD_HTTP_OK, "application/json", answer, NULL);
 }
 
+/* rows of sql (label values..., count) as lines "name{labels} count" */
+static void metric_rows(FILE *f, sqlite3 *db, const char *name,
+			const char *help, const char *const *labels,
+			const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	int i, n = 0;
+
+	fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	while (labels[n])
+		n++;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		fprintf(f, "%s{", name);
+		for (i = 0; i < n; i++) {
+			const unsigned char *v = sqlite3_column_text(s, i);
+
+			/* sources are digits, states and reasons fixed
+			 * tokens: nothing to escape */
+			fprintf(f, "%s%s=\"%s\"", i ? "," : "", labels[i],
+				v ? (const char *)v : "");
+		}
+		fprintf(f, "} %lld\n", (long long)sqlite3_column_int64(s, n));
+	}
+	sqlite3_finalize(s);
+}
+
+static enum MHD_Result get_metrics(struct intake *in, struct MHD_Connection *c)
+{
+	static const char *const by_source_state[] = {"source", "state", NULL};
+	static const char *const by_source[] = {"source", NULL};
+	static const char *const by_reason[] = {"source", "reason", NULL};
+	struct tls_peer peer;
+	const char *why = NULL;
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f;
+
+	if (!tls_peer_get(c, &peer, &why))
+		return outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
+	f = open_memstream(&buf, &size);
+	if (!f)
+		return MHD_NO;
+	pthread_mutex_lock(&in->mu);
+	metric_rows(f, in->db, "izagw_intake_batches",
+		    "Upload batches, per source and state.", by_source_state,
+		    "SELECT source, state, count(*) FROM batches GROUP BY 1, 2 "
+		    "ORDER BY 1, 2");
+	metric_rows(
+	    f, in->db, "izagw_intake_records",
+	    "Records read from uploads, per source.", by_source,
+	    "SELECT source, sum(json_extract(result, '$.records')) "
+	    "FROM batches WHERE state = 'stored' GROUP BY 1 ORDER BY 1");
+	metric_rows(f, in->db, "izagw_intake_quarantined",
+		    "Records quarantined from uploads, per source and reason.",
+		    by_reason,
+		    "SELECT b.source, j.key, sum(j.value) FROM batches b, "
+		    "json_each(b.result, '$.quarantined_by_reason') j WHERE "
+		    "b.state = 'stored' GROUP BY 1, 2 ORDER BY 1, 2");
+	if (in->metrics)
+		in->metrics(in->ctx, f);
+	pthread_mutex_unlock(&in->mu);
+	if (fclose(f) != 0) {
+		free(buf);
+		return MHD_NO;
+	}
+	return send_text(c, MHD_HTTP_OK,
+			 "text/plain; version=0.0.4; charset=utf-8", buf, NULL);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *data,
@@ -381,6 +453,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		if (strcmp(url, "/healthz") == 0)
 			return send_text(c, MHD_HTTP_OK, "text/plain",
 					 strdup("ok\n"), NULL);
+		if (strcmp(url, "/metrics") == 0)
+			return get_metrics(in, c);
 		if (strncmp(url, "/batches/", 9) == 0 && url[9] &&
 		    strlen(url + 9) < 40 && !strchr(url + 9, '/'))
 			return get_batch(in, c, url + 9);
@@ -503,6 +577,7 @@ int intake_start(const struct intake_config *c, struct intake **out,
 		return -IZA_ENOMEM;
 	pthread_mutex_init(&in->mu, NULL);
 	in->ingest = c->ingest;
+	in->metrics = c->metrics;
 	in->ctx = c->ctx;
 	in->max_body = c->max_body ? c->max_body : INTAKE_MAX_BODY;
 	snprintf(in->dir, sizeof(in->dir), "%s", c->dir);

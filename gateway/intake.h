@@ -12,6 +12,10 @@
  *   POST /cda      CDA R2 documents
  *   GET  /batches/{id}   the batch: state, counts, quarantine by reason
  *                  (only the source that sent it may read it)
+ *   GET  /metrics  counters in the Prometheus text format (any certificate
+ *                  of the providers' CA): batches per source and state,
+ *                  records and quarantined records per source (and reason),
+ *                  and what the metrics callback adds (izagw: the outbox)
  *   GET  /healthz  200 "ok"
  *
  * A body is streamed to a spool file in the data directory as it arrives
@@ -28,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ingest.h"
 #include "iza_error.h"
@@ -40,6 +45,9 @@ typedef int (*intake_ingest_fn)(void *ctx, const char *source, const char *path,
 				const char *format, struct ingest_summary *sum,
 				struct iza_error *err);
 
+/* Append more metrics (Prometheus text) to f; called one at a time. */
+typedef void (*intake_metrics_fn)(void *ctx, FILE *f);
+
 struct intake_config {
 	const char *bind;		/* IPv4, e.g. "127.0.0.1" */
 	int port;			/* 0: any free port (intake_port) */
@@ -48,6 +56,7 @@ struct intake_config {
 	const char *dir;   /* spool files and intake.db go here (0700) */
 	uint64_t max_body; /* 0: INTAKE_MAX_BODY */
 	intake_ingest_fn ingest;
+	intake_metrics_fn metrics; /* may be NULL */
 	void *ctx;
 };
 

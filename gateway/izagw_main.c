@@ -909,6 +909,40 @@ static int serve_ingest(void *ctx, const char *source, const char *path,
 	return rc;
 }
 
+/* The outbox for GET /metrics: depth, age of the oldest unsent report,
+ * the last delivery. */
+static void serve_metrics(void *ctx, FILE *f)
+{
+	struct gw *g = ctx;
+	struct outbox *ob = NULL;
+	struct outbox_stats st;
+	struct iza_error err = {0};
+	int64_t now = (int64_t)time(NULL);
+
+	memset(&st, 0, sizeof(st));
+	if (outbox_open(g->cfg->outbox_path, false, &ob, &err) == 0)
+		outbox_stats(ob, &st, &err);
+	outbox_close(ob);
+	fprintf(
+	    f,
+	    "# HELP izagw_outbox_reports Signed reports in the outbox, per "
+	    "state.\n# TYPE izagw_outbox_reports gauge\n"
+	    "izagw_outbox_reports{state=\"queued\"} %lld\n"
+	    "izagw_outbox_reports{state=\"sent\"} %lld\n"
+	    "izagw_outbox_reports{state=\"failed\"} %lld\n"
+	    "# HELP izagw_outbox_oldest_unsent_age_seconds Age of the oldest "
+	    "report not yet delivered (0: none).\n"
+	    "# TYPE izagw_outbox_oldest_unsent_age_seconds gauge\n"
+	    "izagw_outbox_oldest_unsent_age_seconds %lld\n"
+	    "# HELP izagw_last_push_success_timestamp_seconds When the last "
+	    "report was delivered to izamon (0: never).\n"
+	    "# TYPE izagw_last_push_success_timestamp_seconds gauge\n"
+	    "izagw_last_push_success_timestamp_seconds %lld\n",
+	    (long long)st.queued, (long long)st.sent, (long long)st.failed,
+	    (long long)(st.queued ? now - st.oldest_queued : 0),
+	    (long long)st.last_sent);
+}
+
 static int cmd_serve(struct gw *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -965,6 +999,7 @@ static int cmd_serve(struct gw *g, int argc, char **argv)
 	ic.ca_pem = g->cfg->intake_ca;
 	ic.dir = dir;
 	ic.ingest = serve_ingest;
+	ic.metrics = serve_metrics;
 	ic.ctx = g;
 	rc = intake_start(&ic, &in, &g->err);
 	if (rc)

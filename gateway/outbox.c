@@ -336,14 +336,14 @@ int outbox_stats(struct outbox *ob, struct outbox_stats *st,
 	if (!ob || !st)
 		return -IZA_EUSAGE;
 	memset(st, 0, sizeof(*st));
-	if (sqlite3_prepare_v2(
-		ob->db,
-		"SELECT coalesce(sum(state = 'queued'), 0), "
-		"coalesce(sum(state = 'sent'), 0), "
-		"coalesce(sum(state = 'failed'), 0), "
-		"coalesce(min(CASE WHEN state = 'queued' THEN created END), 0) "
-		"FROM reports",
-		-1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(ob->db,
+			       "SELECT coalesce(sum(state = 'queued'), 0), "
+			       "coalesce(sum(state = 'sent'), 0), "
+			       "coalesce(sum(state = 'failed'), 0), "
+			       "coalesce(min(CASE WHEN state = 'queued' THEN "
+			       "created END), 0), "
+			       "coalesce(max(sent_at), 0) FROM reports",
+			       -1, &s, NULL) != SQLITE_OK)
 		return db_fail(ob, err, "cannot read the outbox");
 	step = sqlite3_step(s);
 	if (step == SQLITE_ROW) {
@@ -351,6 +351,7 @@ int outbox_stats(struct outbox *ob, struct outbox_stats *st,
 		st->sent = sqlite3_column_int64(s, 1);
 		st->failed = sqlite3_column_int64(s, 2);
 		st->oldest_queued = sqlite3_column_int64(s, 3);
+		st->last_sent = sqlite3_column_int64(s, 4);
 	}
 	sqlite3_finalize(s);
 	return step == SQLITE_ROW ? 0

@@ -82,6 +82,7 @@ int64_t outbox_backoff(int attempts, int64_t retry_after, double jitter,
 struct outbox_stats {
 	int64_t queued, sent, failed;
 	int64_t oldest_queued; /* created time of the oldest queued, 0 */
+	int64_t last_sent;     /* when the last report was delivered, 0 */
 };
 int outbox_stats(struct outbox *ob, struct outbox_stats *st,
 		 struct iza_error *err);

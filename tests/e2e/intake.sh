@@ -98,6 +98,12 @@ done
 wait $(jobs -p | grep -v "^$srv$") 2>/dev/null || true
 expect_eq "8 concurrent uploads: all 201" "8" "$(grep -c '^201$' "$E2E_TMP/codes")"
 expect_eq "  8 batches recorded" 8 "$(sqlite3 "$d/izagw-data/intake/intake.db" "SELECT count(*) FROM batches WHERE submission LIKE 'part-%'")"
+# metrics for the region's monitoring: counts only
+curl -s --max-time 10 --cacert "$pki/ca.pem" --cert "$pki/provider-$gp-chain.pem" --key "$pki/provider-$gp.key" "$url/metrics" >"$E2E_TMP/metrics.txt"
+expect_eq "metrics: stored batches of the hospital" "izagw_intake_batches{source=\"$hosp\",state=\"stored\"} 2" "$(grep "^izagw_intake_batches{source=\"$hosp\"" "$E2E_TMP/metrics.txt")"
+expect_eq "metrics: quarantined by reason add up to the batch's" "$cli_q" "$(grep "^izagw_intake_quarantined{source=\"$hosp\"" "$E2E_TMP/metrics.txt" | awk '{s += $2} END {print s + 0}')"
+expect_eq "metrics: the outbox (no upload configured)" 'izagw_outbox_reports{state="queued"} 0' "$(grep '^izagw_outbox_reports{state="queued"}' "$E2E_TMP/metrics.txt")"
+expect_eq "metrics without a certificate: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$pki/ca.pem" "$url/metrics")"
 grep -q '"event":"batch.stored"' "$E2E_TMP/serve.log" && ok "one JSON log line per batch" || not_ok "no batch log lines"
 ! grep -qi 'bsn\|"postalCode"' "$E2E_TMP/serve.log" && ok "the log holds no patient data" || not_ok "patient data in the log"
 finish
