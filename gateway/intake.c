@@ -11,17 +11,13 @@
  */
 #include "intake.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,11 +29,10 @@
 
 #include "input.h"
 #include "quarantine.h"
-#include "tls_peer.h"
+#include "https.h"
 
 struct intake {
-	struct MHD_Daemon *d;
-	char *cert, *key, *ca;
+	struct https_server srv;
 	char dir[1024];
 	sqlite3 *db;
 	pthread_mutex_t mu;
@@ -80,35 +75,7 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
 				 const char *ctype, char *t,
 				 const char *location)
 {
-	struct MHD_Response *r;
-	enum MHD_Result rc;
-
-	if (!t)
-		return MHD_NO;
-	r = MHD_create_response_from_buffer(strlen(t), t,
-					    MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(t);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", ctype);
-	if (location)
-		MHD_add_response_header(r, "Content-Location", location);
-	rc = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return rc;
-}
-
-static enum MHD_Result outcome(struct MHD_Connection *c, unsigned status,
-			       const char *code, const char *why)
-{
-	json_t *o = json_pack("{s:s,s:[{s:s,s:s,s:s}]}", "resourceType",
-			      "OperationOutcome", "issue", "severity", "error",
-			      "code", code, "diagnostics", why);
-	char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-	json_decref(o);
-	return send_text(c, status, "application/fhir+json", t, NULL);
+	return https_send(c, status, ctype, t, t ? strlen(t) : 0, location);
 }
 
 /* ---- batches ---- */
@@ -259,18 +226,19 @@ static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
 
 	*answered = true;
 	if (!tls_peer_get(c, &peer, &why))
-		return outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
+		return https_outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
 	if (!agb_of(peer.serial, u->source))
-		return outcome(c, MHD_HTTP_FORBIDDEN, "security",
-			       "the certificate names no AGB code "
-			       "(serialNumber AGB-nnnnnnnn)");
+		return https_outcome(c, MHD_HTTP_FORBIDDEN, "security",
+				     "the certificate names no AGB code "
+				     "(serialNumber AGB-nnnnnnnn)");
 	u->format = format;
 	sub =
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-IZA-Submission");
 	if (sub) {
 		if (!*sub || strlen(sub) >= sizeof(u->submission))
-			return outcome(c, MHD_HTTP_BAD_REQUEST, "invalid",
-				       "X-IZA-Submission: 1 to 79 characters");
+			return https_outcome(
+			    c, MHD_HTTP_BAD_REQUEST, "invalid",
+			    "X-IZA-Submission: 1 to 79 characters");
 		snprintf(u->submission, sizeof(u->submission), "%s", sub);
 		pthread_mutex_lock(&in->mu);
 		existing = batch_get(in, "source = ?1 AND submission = ?2",
@@ -284,8 +252,8 @@ static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
 	u->fd = mkstemp(u->path);
 	if (u->fd < 0) {
 		u->path[0] = '\0';
-		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
-			       "cannot spool the upload");
+		return https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     "exception", "cannot spool the upload");
 	}
 	*answered = false;
 	return MHD_YES;
@@ -303,17 +271,19 @@ static enum MHD_Result finish_upload(struct intake *in,
 	if (u->too_big || u->failed_write) {
 		drop_spool(u);
 		return u->too_big
-			   ? outcome(c, MHD_HTTP_CONTENT_TOO_LARGE, "too-long",
-				     "the upload is larger than the "
-				     "limit; nothing was stored")
-			   : outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				     "exception", "cannot spool the upload");
+			   ? https_outcome(c, MHD_HTTP_CONTENT_TOO_LARGE,
+					   "too-long",
+					   "the upload is larger than the "
+					   "limit; nothing was stored")
+			   : https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+					   "exception",
+					   "cannot spool the upload");
 	}
 	if (close(u->fd) != 0) {
 		u->fd = -1;
 		drop_spool(u);
-		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
-			       "cannot spool the upload");
+		return https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     "exception", "cannot spool the upload");
 	}
 	u->fd = -1;
 	new_id(id);
@@ -332,15 +302,16 @@ static enum MHD_Result finish_upload(struct intake *in,
 	json_decref(result);
 	drop_spool(u);
 	if (!answer)
-		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
-			       "the batch was not recorded");
+		return https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     "exception", "the batch was not recorded");
 	snprintf(location, sizeof(location), "/batches/%s", id);
 	if (rc) {
 		free(answer);
-		return outcome(c, MHD_HTTP_UNPROCESSABLE_CONTENT, "processing",
-			       err.text[0] ? err.text
-					   : "nothing of the upload was "
-					     "stored");
+		return https_outcome(c, MHD_HTTP_UNPROCESSABLE_CONTENT,
+				     "processing",
+				     err.text[0] ? err.text
+						 : "nothing of the upload was "
+						   "stored");
 	}
 	return send_text(c, MHD_HTTP_CREATED, "application/json", answer,
 			 location);
@@ -354,17 +325,17 @@ static enum MHD_Result get_batch(struct intake *in, struct MHD_Connection *c,
 	char source[16], *answer;
 
 	if (!tls_peer_get(c, &peer, &why))
-		return outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
+		return https_outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
 	if (!agb_of(peer.serial, source))
-		return outcome(c, MHD_HTTP_FORBIDDEN, "security",
-			       "the certificate names no AGB code");
+		return https_outcome(c, MHD_HTTP_FORBIDDEN, "security",
+				     "the certificate names no AGB code");
 	pthread_mutex_lock(&in->mu);
 	/* another source's batch does not exist for this one */
 	answer = batch_get(in, "id = ?1 AND source = ?2", id, source);
 	pthread_mutex_unlock(&in->mu);
 	if (!answer)
-		return outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
-			       "no such batch");
+		return https_outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
+				     "no such batch");
 	return send_text(c, MHD_HTTP_OK, "application/json", answer, NULL);
 }
 
@@ -408,7 +379,7 @@ static enum MHD_Result get_metrics(struct intake *in, struct MHD_Connection *c)
 	FILE *f;
 
 	if (!tls_peer_get(c, &peer, &why))
-		return outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
+		return https_outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
 	f = open_memstream(&buf, &size);
 	if (!f)
 		return MHD_NO;
@@ -458,12 +429,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		if (strncmp(url, "/batches/", 9) == 0 && url[9] &&
 		    strlen(url + 9) < 40 && !strchr(url + 9, '/'))
 			return get_batch(in, c, url + 9);
-		return outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
-			       "no such endpoint");
+		return https_outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
+				     "no such endpoint");
 	}
 	if (strcmp(method, "POST") != 0)
-		return outcome(c, MHD_HTTP_METHOD_NOT_ALLOWED, "not-supported",
-			       "GET or POST");
+		return https_outcome(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+				     "not-supported", "GET or POST");
 	if (!u) {
 		bool answered;
 		enum MHD_Result rc;
@@ -472,8 +443,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			if (strcmp(url, routes[i].url) == 0)
 				break;
 		if (i == sizeof(routes) / sizeof(*routes))
-			return outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
-				       "no such endpoint");
+			return https_outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
+					     "no such endpoint");
 		u = calloc(1, sizeof(*u));
 		if (!u)
 			return MHD_NO;
@@ -531,47 +502,28 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- lifecycle ---- */
 
-static char *read_pem(const char *path)
-{
-	struct input *f = NULL;
-	struct iza_error err = {0};
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!path || input_open(path, &f, &err) != 0)
-		return NULL;
-	if (input_slurp(f, 1u << 20, &buf, &len, &err) != 0)
-		buf = NULL;
-	input_close(f);
-	return buf;
-}
-
 void intake_stop(struct intake *in)
 {
 	if (!in)
 		return;
-	if (in->d)
-		MHD_stop_daemon(in->d);
+	https_stop(&in->srv);
 	sqlite3_close(in->db);
 	pthread_mutex_destroy(&in->mu);
-	free(in->cert);
-	free(in->key);
-	free(in->ca);
 	free(in);
 }
 
 int intake_port(const struct intake *in)
 {
-	return in ? in->port : 0;
+	return in ? in->srv.port : 0;
 }
 
 int intake_start(const struct intake_config *c, struct intake **out,
 		 struct iza_error *err)
 {
 	struct intake *in = calloc(1, sizeof(*in));
-	struct sockaddr_in sa;
-	const union MHD_DaemonInfo *di;
+	struct https_config hc;
 	char db[1100];
+	int rc;
 
 	if (!in)
 		return -IZA_ENOMEM;
@@ -595,43 +547,23 @@ int intake_start(const struct intake_config *c, struct intake **out,
 		return iza_error_set(err, -IZA_ESTORE, db, 0, NULL,
 				     "cannot open the batch log");
 	}
-	in->cert = read_pem(c->cert_pem);
-	in->key = read_pem(c->key_pem);
-	in->ca = read_pem(c->ca_pem);
-	if (!in->cert || !in->key || !in->ca) {
+	memset(&hc, 0, sizeof(hc));
+	hc.bind = c->bind;
+	hc.port = c->port;
+	hc.cert_pem = c->cert_pem;
+	hc.key_pem = c->key_pem;
+	hc.ca_pem = c->ca_pem;
+	/* a slow multi-gigabyte upload must not hold up the others */
+	hc.flags = MHD_USE_THREAD_PER_CONNECTION;
+	hc.timeout = 120;
+	hc.handler = handler;
+	hc.cls = in;
+	hc.completed = completed;
+	rc = https_start(&hc, &in->srv, err);
+	if (rc) {
 		intake_stop(in);
-		return iza_error_set(err, -IZA_ECONFIG, NULL, 0, "intake",
-				     "cannot read intake_cert, intake_key or "
-				     "intake_ca");
+		return rc;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)c->port);
-	if (inet_pton(AF_INET, c->bind ? c->bind : "127.0.0.1", &sa.sin_addr) !=
-	    1) {
-		intake_stop(in);
-		return iza_error_set(err, -IZA_ECONFIG, NULL, 0, "intake_bind",
-				     "not an IPv4 address");
-	}
-	in->d = MHD_start_daemon(
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-		MHD_USE_TLS | MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, handler, in, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_CERT, in->cert,
-	    MHD_OPTION_HTTPS_MEM_KEY, in->key, MHD_OPTION_HTTPS_MEM_TRUST,
-	    in->ca, MHD_OPTION_HTTPS_PRIORITIES,
-	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
-	if (!in->d) {
-		intake_stop(in);
-		return iza_error_set(err, -IZA_EIO, NULL, 0, "serve",
-				     "cannot start the intake service (port in "
-				     "use, or TLS material refused)");
-	}
-	di = MHD_get_daemon_info(in->d, MHD_DAEMON_INFO_BIND_PORT);
-	in->port = di ? di->port : c->port;
 	*out = in;
 	return 0;
 }

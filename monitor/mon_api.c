@@ -10,16 +10,10 @@
 #include <string.h>
 
 #include "dashboard.h"
+#include "https.h"
 #include "milestones.h"
 
 #define CT_JSON "application/json"
-
-json_t *mon_api_outcome(const char *code, const char *why)
-{
-	return json_pack("{s:s,s:[{s:s,s:s,s:s}]}", "resourceType",
-			 "OperationOutcome", "issue", "severity", "error",
-			 "code", code, "diagnostics", why);
-}
 
 static int reply_json(struct mon_api_response *out, int status, json_t *doc)
 {
@@ -40,7 +34,7 @@ static int reply_text(struct mon_api_response *out, int status,
 {
 	if (!text)
 		return reply_json(
-		    out, 500, mon_api_outcome("exception", "out of memory"));
+		    out, 500, https_outcome_json("exception", "out of memory"));
 	out->status = status;
 	out->content_type = ctype;
 	out->body = text;
@@ -51,7 +45,7 @@ static int reply_text(struct mon_api_response *out, int status,
 static int fail(struct mon_api_response *out, int status, const char *code,
 		const char *why)
 {
-	return reply_json(out, status, mon_api_outcome(code, why));
+	return reply_json(out, status, https_outcome_json(code, why));
 }
 
 /* The store or parse error of err as a reply. */

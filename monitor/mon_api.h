@@ -54,7 +54,4 @@ int mon_api_handle(struct mon_store *s, const struct plan_catalogue *cat,
 		   const struct mon_api_request *rq,
 		   struct mon_api_response *out);
 
-/* A FHIR OperationOutcome for an error (new reference). */
-json_t *mon_api_outcome(const char *code, const char *why);
-
 #endif

@@ -12,38 +12,29 @@
  */
 #include "mon_http.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <jansson.h>
 #include <microhttpd.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 
+#include "https.h"
 #include "milestones.h"
 #include "mon_api.h"
 #include "mon_metrics.h"
 #include "mon_verify.h"
-#include "tls_peer.h"
 
 struct mon_http {
-	struct MHD_Daemon *d;
-	char *cert, *key, *ca;
+	struct https_server srv;
 	char *ca_path;
 	size_t max_body;
 	struct mon_store *store;
 	const struct plan_catalogue *cat;
-	int port;
 };
 
 struct req {
@@ -51,27 +42,6 @@ struct req {
 	size_t len, cap;
 	bool too_big;
 };
-
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    n < (1 << 20) && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)n + 1)) &&
-	    fread(buf, 1, (size_t)n, f) == (size_t)n)
-		buf[n] = '\0';
-	else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
 
 static void log_line(const char *event, int status, const char *region,
 		     const char *id, const char *why)
@@ -88,31 +58,10 @@ static void log_line(const char *event, int status, const char *region,
 	json_decref(o);
 }
 
-/* Send len bytes of heap text t (taken over) with a content type. */
 static enum MHD_Result send_text(struct MHD_Connection *c, int status,
 				 const char *ctype, char *t, size_t len)
 {
-	struct MHD_Response *r;
-	enum MHD_Result rc;
-
-	if (!t)
-		return MHD_NO;
-	r = MHD_create_response_from_buffer(len, t, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(t);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", ctype);
-	/* the dashboard needs nothing from elsewhere: say so */
-	MHD_add_response_header(
-	    r, "Content-Security-Policy",
-	    "default-src 'none'; style-src 'unsafe-inline'; "
-	    "img-src 'self'; frame-ancestors 'none'");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	rc = MHD_queue_response(c, (unsigned int)status, r);
-	MHD_destroy_response(r);
-	return rc;
+	return https_send(c, (unsigned int)status, ctype, t, len, NULL);
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *c, int status,
@@ -128,7 +77,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status,
 static enum MHD_Result outcome(struct MHD_Connection *c, int status,
 			       const char *code, const char *why)
 {
-	return send_json(c, status, mon_api_outcome(code, why));
+	return https_outcome(c, (unsigned int)status, code, why);
 }
 
 /* The verified TLS client: fingerprint and subject; false if none. */
@@ -539,69 +488,45 @@ void mon_http_stop(struct mon_http *h)
 {
 	if (!h)
 		return;
-	if (h->d)
-		MHD_stop_daemon(h->d);
-	free(h->cert);
-	free(h->key);
-	free(h->ca);
+	https_stop(&h->srv);
 	free(h->ca_path);
 	free(h);
 }
 
 int mon_http_port(const struct mon_http *h)
 {
-	return h ? h->port : 0;
+	return h ? h->srv.port : 0;
 }
 
 int mon_http_start(const struct mon_http_config *c, struct mon_http **out,
 		   struct iza_error *err)
 {
 	struct mon_http *h = calloc(1, sizeof(*h));
-	struct sockaddr_in sa;
-	const union MHD_DaemonInfo *di;
+	struct https_config hc;
+	int rc;
 
-	if (!h)
+	if (!h || !(h->ca_path = strdup(c->ca_pem))) {
+		free(h);
 		return -IZA_ENOMEM;
+	}
 	h->store = c->store;
 	h->cat = c->cat;
 	h->max_body = c->max_body ? c->max_body : MON_HTTP_MAX_BODY;
-	h->cert = read_file(c->cert_pem);
-	h->key = read_file(c->key_pem);
-	h->ca = read_file(c->ca_pem);
-	h->ca_path = strdup(c->ca_pem);
-	if (!h->cert || !h->key || !h->ca || !h->ca_path) {
+	memset(&hc, 0, sizeof(hc));
+	hc.bind = c->bind;
+	hc.port = c->port;
+	hc.cert_pem = c->cert_pem;
+	hc.key_pem = c->key_pem;
+	hc.ca_pem = c->ca_pem;
+	hc.timeout = 30;
+	hc.handler = handler;
+	hc.cls = h;
+	hc.completed = completed;
+	rc = https_start(&hc, &h->srv, err);
+	if (rc) {
 		mon_http_stop(h);
-		return iza_error_set(err, -IZA_ECONFIG, NULL, 0, "tls",
-				     "cannot read the server certificate, key "
-				     "or client CA");
+		return rc;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)c->port);
-	if (inet_pton(AF_INET, c->bind ? c->bind : "127.0.0.1", &sa.sin_addr) !=
-	    1) {
-		mon_http_stop(h);
-		return iza_error_set(err, -IZA_ECONFIG, NULL, 0, "bind",
-				     "not an IPv4 address");
-	}
-	h->d = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_CERT, h->cert,
-	    MHD_OPTION_HTTPS_MEM_KEY, h->key, MHD_OPTION_HTTPS_MEM_TRUST, h->ca,
-	    MHD_OPTION_HTTPS_PRIORITIES,
-	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
-	if (!h->d) {
-		mon_http_stop(h);
-		return iza_error_set(err, -IZA_EIO, NULL, 0, "serve",
-				     "cannot start the HTTPS service (port in "
-				     "use, or TLS material refused)");
-	}
-	di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-	h->port = di ? di->port : c->port;
 	*out = h;
 	return 0;
 }
