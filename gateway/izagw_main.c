@@ -27,22 +27,19 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "disclosure.h"
+#include "gateway.h"
 #include "ingest.h"
 #include "intake.h"
 #include "kpi.h"
 #include "kpi_format.h"
 #include "ledger.h"
-#include "release.h"
-#include "jws.h"
 #include "outbox.h"
 #include "push.h"
-#include "report_check.h"
 #include "mapping.h"
 #include "period.h"
 #include "pseudo.h"
 #include "refdata.h"
-#include "report.h"
+#include "release.h"
 #include "store.h"
 
 #define IZAGW_VERSION "0.1.0"
@@ -139,80 +136,6 @@ static int exit_for(int rc)
 	}
 }
 
-static long today_day(void)
-{
-	int y, m, d;
-
-	ams_local_date((int64_t)time(NULL), &y, &m, &d);
-	return (long)days_from_civil(y, m, d);
-}
-
-/* Everything a command may need, loaded on demand. */
-struct gw {
-	struct gw_config *cfg;
-	struct refdata *rd;
-	struct vocabulary *voc;
-	struct mapping *map, *map_hl7v2, *map_cda;
-	struct kpi_set *kpis;
-	struct store *store;
-	struct ledger *ledger;
-	struct pseudo *ps;
-	struct iza_error err;
-};
-
-static void gw_release(struct gw *g)
-{
-	pseudo_free(g->ps);
-	store_close(g->store);
-	ledger_close(g->ledger);
-	kpi_set_free(g->kpis);
-	mapping_free(g->map);
-	mapping_free(g->map_hl7v2);
-	mapping_free(g->map_cda);
-	vocabulary_free(g->voc);
-	refdata_free(g->rd);
-	config_free(g->cfg);
-}
-
-static int load_refdata(struct gw *g)
-{
-	return refdata_load(config_mapping_file(g->cfg, "regions"), &g->rd,
-			    &g->err);
-}
-
-/* The region key (pseudonyms; the noise stream of "dp" KPIs). */
-static int load_key(struct gw *g)
-{
-	uint8_t key[IZA_KEY_LEN];
-	int rc;
-
-	if (g->ps)
-		return 0;
-	rc = key_load(g->cfg->key_file, key, &g->err);
-	if (rc == 0)
-		rc = pseudo_new(key, &g->ps);
-	memset(key, 0, sizeof(key));
-	return rc;
-}
-
-static int open_gateway(struct gw *g, bool need_key)
-{
-	uint8_t key[IZA_KEY_LEN];
-	int rc;
-
-	rc = config_resolve_region(g->cfg, &g->err);
-	if (rc)
-		return rc;
-	rc = load_refdata(g);
-	if (rc)
-		return rc;
-	rc = store_open(g->cfg->store_path, false, &g->store, &g->err);
-	if (rc)
-		return rc;
-	(void)key;
-	return need_key ? load_key(g) : 0;
-}
-
 static int cmd_init(struct gw *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -230,7 +153,7 @@ static int cmd_init(struct gw *g, int argc, char **argv)
 				"--region ZKxx (a zorgkantoorregio code)\n");
 		return -IZA_EUSAGE;
 	}
-	rc = load_refdata(g);
+	rc = gw_load_refdata(g);
 	if (rc)
 		return rc;
 	if (!refdata_region_name(g->rd, g->cfg->region))
@@ -260,24 +183,6 @@ static int cmd_init(struct gw *g, int argc, char **argv)
 	return 0;
 }
 
-/* The vocabulary and the mapping of every input kind. */
-static int load_mapping(struct gw *g)
-{
-	int rc = vocabulary_load(config_mapping_file(g->cfg, "vocabulary.json"),
-				 &g->voc, &g->err);
-
-	if (rc == 0)
-		rc = mapping_load(config_mapping_file(g->cfg, "fhir-r4.json"),
-				  g->voc, &g->map, &g->err);
-	if (rc == 0)
-		rc = mapping_load(config_mapping_file(g->cfg, "hl7v2.json"),
-				  g->voc, &g->map_hl7v2, &g->err);
-	if (rc == 0)
-		rc = mapping_load(config_mapping_file(g->cfg, "cda.json"),
-				  g->voc, &g->map_cda, &g->err);
-	return rc;
-}
-
 static bool valid_source(const char *s)
 {
 	size_t i, n = strlen(s);
@@ -291,42 +196,6 @@ static bool valid_source(const char *s)
 		      s[i] == '-' || s[i] == '_'))
 			return false;
 	return true;
-}
-
-/* The ingest configuration for one source: its sector from --sector, the
- * configuration's sources, or its AGB prefix. */
-static int ingest_setup(struct gw *g, const char *source, const char *sector,
-			int threads, struct ingest_config *ic)
-{
-	if (!sector) {
-		sector = config_source_sector(g->cfg, source);
-		if (sector && !vocabulary_has(g->voc, "sectors", sector))
-			return iza_error_set(&g->err, -IZA_ECONFIG, NULL, 0,
-					     "sources",
-					     "sector \"%.32s\" of source %s is "
-					     "not in the vocabulary",
-					     sector, source);
-	}
-	if (!sector)
-		sector = refdata_sector_of_agb(g->rd, source);
-	memset(ic, 0, sizeof(*ic));
-	ic->store = g->store;
-	ic->mapping = g->map;
-	ic->mapping_hl7v2 = g->map_hl7v2;
-	ic->mapping_cda = g->map_cda;
-	ic->pseudo = g->ps;
-	ic->refdata = g->rd;
-	ic->region = g->cfg->region;
-	ic->source = source;
-	ic->default_sector = sector;
-	ic->quarantine_dir = g->cfg->quarantine_dir;
-	ic->limits.max_line = g->cfg->max_line;
-	ic->limits.max_doc = g->cfg->max_doc;
-	ic->limits.max_depth = JDOM_DEFAULT_MAX_DEPTH;
-	ic->progress = isatty(STDERR_FILENO);
-	ic->today = today_day();
-	ic->threads = threads;
-	return 0;
 }
 
 static int cmd_ingest(struct gw *g, int argc, char **argv)
@@ -384,9 +253,9 @@ static int cmd_ingest(struct gw *g, int argc, char **argv)
 			IZA_SOURCE_MAX - 1);
 		return -IZA_EUSAGE;
 	}
-	rc = open_gateway(g, true);
+	rc = gw_open(g, true);
 	if (rc == 0)
-		rc = load_mapping(g);
+		rc = gw_load_mapping(g);
 	if (rc)
 		return rc;
 	if (sector && !vocabulary_has(g->voc, "sectors", sector)) {
@@ -396,7 +265,7 @@ static int cmd_ingest(struct gw *g, int argc, char **argv)
 			sector);
 		return -IZA_EUSAGE;
 	}
-	rc = ingest_setup(g, source, sector, threads, &ic);
+	rc = gw_ingest_setup(g, source, sector, threads, &ic);
 	if (rc)
 		return rc;
 	sector = ic.default_sector;
@@ -477,147 +346,6 @@ static int parse_period_opts(int argc, char **argv, struct period *p,
 	return 0;
 }
 
-/* Compute and apply disclosure control, then the release rules against
- * the ledger (record: the ledger is created when missing, for a release). */
-static int released(struct gw *g, const struct period *p, bool record,
-		    struct kpi_results **out)
-{
-	struct disclosure_params dp;
-	struct kpi_options ko;
-	int rc;
-
-	disclosure_params_init(&dp);
-	dp.k = g->cfg->k;
-	dp.test_override = g->cfg->test_mode;
-	dp.provider_rule = g->cfg->provider_rule;
-	dp.provider_min = g->cfg->provider_min;
-	dp.provider_dominance = g->cfg->provider_dominance;
-	dp.provider_nk = g->cfg->provider_nk;
-	dp.provider_p = g->cfg->provider_p;
-	dp.consent = (const char *const *)g->cfg->provider_consent;
-
-	rc = disclosure_check_params(&dp, &g->err);
-	if (rc)
-		return rc;
-	rc = open_gateway(g, false);
-	if (rc)
-		return rc;
-	rc = kpi_set_load(config_mapping_file(g->cfg, "kpis.json"), &g->kpis,
-			  &g->err);
-	if (rc == 0)
-		rc = vocabulary_load(
-		    config_mapping_file(g->cfg, "vocabulary.json"), &g->voc,
-		    &g->err);
-	if (rc == 0)
-		rc = kpi_set_check_vocabulary(
-		    g->kpis, config_mapping_file(g->cfg, "kpis.json"), g->voc,
-		    &g->err);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < g->kpis->n && rc == 0; i++)
-		if (g->kpis->defs[i].dp_epsilon_milli > 0)
-			rc = load_key(g);
-	if (rc)
-		return rc;
-	memset(&ko, 0, sizeof(ko));
-	ko.region = g->cfg->region;
-	ko.baseline_year = g->cfg->baseline_year;
-	ko.count_unknown_residence = g->cfg->count_unknown_residence;
-	ko.as_of = (int64_t)time(NULL);
-	ko.voc = g->voc;
-	rc = kpi_compute(g->kpis, g->store, g->rd, &ko, p, out, &g->err);
-	if (rc)
-		return rc;
-	disclosure_apply(&dp, *out);
-	rc = ledger_open(g->cfg->ledger_path, record, &g->ledger, &g->err);
-	if (rc == -IZA_ENOTFOUND && !record) {
-		/* nothing released yet: no earlier releases to respect */
-		memset(&g->err, 0, sizeof(g->err));
-		rc = 0;
-	}
-	if (rc == 0)
-		rc = release_apply(g->ledger, g->ps, *out, dp.k, &g->err);
-	return rc;
-}
-
-/* The privacy-budget scopes a release of period p is charged to: its
- * quarter (months and quarters) and its year. */
-static size_t budget_scopes(const struct period *p, char q[12], char y[12],
-			    const char *scopes[3])
-{
-	size_t n = 0;
-
-	snprintf(y, 12, "%d", p->year);
-	if (p->kind != PERIOD_YEAR) {
-		snprintf(q, 12, "%d-Q%d", p->year,
-			 p->kind == PERIOD_QUARTER ? p->index
-						   : (p->index - 1) / 3 + 1);
-		scopes[n++] = q;
-	}
-	scopes[n++] = y;
-	scopes[n] = NULL;
-	return n;
-}
-
-/* Refuse a release that would overspend a privacy budget. */
-static int check_budget(struct gw *g, const char *const *scopes, int64_t milli)
-{
-	size_t i;
-
-	for (i = 0; milli > 0 && scopes[i]; i++) {
-		int64_t spent = 0, limit = strchr(scopes[i], 'Q')
-					       ? g->cfg->dp_budget_quarter
-					       : g->cfg->dp_budget_year;
-		int rc = ledger_spent(g->ledger, scopes[i], &spent, &g->err);
-
-		if (rc)
-			return rc;
-		if (spent + milli > limit)
-			return iza_error_set(
-			    &g->err, -IZA_EINVALID, g->cfg->ledger_path, 0,
-			    "privacy budget",
-			    "the privacy budget of %s would be exceeded "
-			    "(epsilon %.3f spent + %.3f > %.3f); nothing was "
-			    "released",
-			    scopes[i], (double)spent / 1000.0,
-			    (double)milli / 1000.0, (double)limit / 1000.0);
-	}
-	return 0;
-}
-
-/* Record r as a release in the ledger (before it is written anywhere: a
- * release that is recorded but not sent only makes later ones stricter),
- * charging the privacy budget for its noisy KPIs. */
-static int record_release(struct gw *g, const struct kpi_results *r,
-			  int64_t now, int64_t *seq_out)
-{
-	struct ledger_cell *cells = NULL;
-	const char *scopes[3];
-	char q[12], y[12];
-	int64_t seq = 0, milli = 0;
-	size_t n = 0;
-	int rc;
-
-	budget_scopes(&r->period, q, y, scopes);
-	rc = release_epsilon(g->ledger, r, &milli, &g->err);
-	if (rc == 0)
-		rc = check_budget(g, scopes, milli);
-	if (rc == 0)
-		rc = release_cells(r, &cells, &n);
-	if (rc == 0)
-		rc = ledger_append(g->ledger, r->period.label, g->kpis->version,
-				   now, cells, n, scopes, milli, &seq, &g->err);
-	free(cells);
-	if (rc == 0)
-		*seq_out = seq;
-	if (rc == 0)
-		fprintf(stderr,
-			"izagw report: release %lld of %s recorded in %s%s\n",
-			(long long)seq, r->period.label, g->cfg->ledger_path,
-			milli > 0 ? " (privacy budget charged)" : "");
-	return rc;
-}
-
 static int cmd_kpis(struct gw *g, int argc, char **argv)
 {
 	const char *format = "table";
@@ -634,7 +362,7 @@ static int cmd_kpis(struct gw *g, int argc, char **argv)
 				"csv\n");
 		return -IZA_EUSAGE;
 	}
-	rc = released(g, &p, false, &r);
+	rc = gw_released(g, &p, false, &r);
 	if (rc == 0)
 		release_round(r, g->cfg->rounding);
 	if (rc == 0 && kpi_results_write(stdout, r, fmt) != 0)
@@ -643,122 +371,43 @@ static int cmd_kpis(struct gw *g, int argc, char **argv)
 	return rc;
 }
 
-/* Sign the exact bytes of the report and queue them for upload, when the
- * region's signing key and certificate chain are configured. */
-static int enqueue_signed(struct gw *g, const json_t *bundle, const char *id,
-			  const struct kpi_results *r, int64_t now)
-{
-	struct jws_signer *signer = NULL;
-	struct outbox *ob = NULL;
-	struct jws_claims c;
-	char *body = NULL, *jws = NULL;
-	bool added = false;
-	int rc;
-
-	if (!g->cfg->signing_key || !g->cfg->signing_chain) {
-		fputs("izagw report: not queued for upload (no signing_key and "
-		      "signing_chain configured)\n",
-		      stderr);
-		return 0;
-	}
-	if (!g->cfg->plan || !g->cfg->plan[0])
-		return iza_error_set(&g->err, -IZA_ECONFIG, NULL, 0, "plan",
-				     "signed upload needs the plan the region "
-				     "reports for (configuration member "
-				     "\"plan\")");
-	memset(&c, 0, sizeof(c));
-	snprintf(c.report_id, sizeof(c.report_id), "%s", id);
-	snprintf(c.region, sizeof(c.region), "%s", r->region);
-	snprintf(c.plan, sizeof(c.plan), "%s", g->cfg->plan);
-	snprintf(c.period, sizeof(c.period), "%s", r->period.label);
-	body = report_dumps(bundle);
-	rc = body ? jws_signer_load(g->cfg->signing_key, g->cfg->signing_chain,
-				    &signer, &g->err)
-		  : -IZA_ENOMEM;
-	if (rc == 0)
-		rc = jws_sign(signer, &c, body, strlen(body), &jws, &g->err);
-	if (rc == 0)
-		rc = outbox_open(g->cfg->outbox_path, true, &ob, &g->err);
-	if (rc == 0)
-		rc = outbox_enqueue(ob, id, c.region, c.plan, c.period, body,
-				    strlen(body), jws, now, &added, &g->err);
-	if (rc == 0)
-		fprintf(stderr,
-			"izagw report: signed and queued for upload as report "
-			"%s in %s\n",
-			id, g->cfg->outbox_path);
-	outbox_close(ob);
-	jws_signer_free(signer);
-	free(jws);
-	free(body);
-	return rc;
-}
-
 static int cmd_report(struct gw *g, int argc, char **argv)
 {
 	const char *outfile = NULL;
-	struct kpi_results *r = NULL;
-	struct report_meta meta;
-	char report_id[37] = "";
-	int64_t seq = 0;
-	json_t *bundle = NULL;
+	struct gw_report rep;
 	struct period p;
 	int rc;
 
 	rc = parse_period_opts(argc, argv, &p, NULL, &outfile);
 	if (rc)
 		return rc;
-	rc = released(g, &p, true, &r);
+	rc = gw_report_period(g, &p, (int64_t)time(NULL), false, &rep);
 	if (rc)
-		goto out;
-	memset(&meta, 0, sizeof(meta));
-	meta.reporter_system = g->cfg->reporter_system;
-	meta.reporter_value = g->cfg->region;
-	meta.reporter_display = r->region_name;
-	meta.measure_base = g->cfg->measure_base;
-	meta.kpi_version = g->kpis->version;
-	meta.now = (int64_t)time(NULL);
-	meta.disclosure_rules = DISCLOSURE_RULES;
-	meta.disclosure_k = g->cfg->k < DISCLOSURE_MIN_K && !g->cfg->test_mode
-				? DISCLOSURE_MIN_K
-				: g->cfg->k;
-	meta.disclosure_test_mode = g->cfg->test_mode;
-	meta.disclosure_rounding = g->cfg->rounding > 1 ? g->cfg->rounding : 0;
-	/* the ledger keeps the exact numbers; the report the rounded ones */
-	rc = record_release(g, r, meta.now, &seq);
-	if (rc == 0) {
-		char name[96];
-
-		snprintf(name, sizeof(name), "iza-release:v1|%s|%s|%lld",
-			 r->region, r->period.label, (long long)seq);
-		rc = report_name_uuid(name, report_id);
-		meta.report_id = report_id;
-	}
-	if (rc == 0) {
-		release_round(r, g->cfg->rounding);
-		rc = report_build(g->kpis, r, &meta, &bundle, &g->err);
-	}
-	/* only what passes the allow-list leaves the region */
-	if (rc == 0)
-		rc = report_check(bundle, &g->err);
-	if (rc == 0)
-		rc = enqueue_signed(g, bundle, report_id, r, meta.now);
-	if (rc)
-		goto out;
+		return rc;
+	fprintf(stderr, "izagw report: release %lld of %s recorded in %s%s\n",
+		(long long)rep.release, p.label, g->cfg->ledger_path,
+		rep.budget_charged ? " (privacy budget charged)" : "");
+	if (rep.queued)
+		fprintf(stderr,
+			"izagw report: signed and queued for upload as report "
+			"%s in %s\n",
+			rep.report_id, g->cfg->outbox_path);
+	else
+		fputs("izagw report: not queued for upload (no signing_key and "
+		      "signing_chain configured)\n",
+		      stderr);
 	if (outfile) {
-		if (json_dump_file(bundle, outfile,
+		if (json_dump_file(rep.bundle, outfile,
 				   JSON_INDENT(2) | JSON_REAL_PRECISION(10)) !=
 		    0)
 			rc = iza_error_set(&g->err, -IZA_EIO, outfile, 0, NULL,
 					   "cannot write report");
-	} else if (json_dumpf(bundle, stdout,
+	} else if (json_dumpf(rep.bundle, stdout,
 			      JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0 ||
 		   fputc('\n', stdout) == EOF) {
 		rc = -IZA_EIO;
 	}
-out:
-	json_decref(bundle);
-	kpi_results_free(r);
+	json_decref(rep.bundle);
 	return rc;
 }
 
@@ -807,7 +456,7 @@ static int cmd_status(struct gw *g, int argc, char **argv)
 	(void)argv;
 	if (argc > 1)
 		return -IZA_EUSAGE;
-	rc = open_gateway(g, false);
+	rc = gw_open(g, false);
 	if (rc == 0)
 		rc = store_stats(g->store, &st, &g->err);
 	if (rc)
@@ -891,7 +540,7 @@ static int serve_ingest(void *ctx, const char *source, const char *path,
 {
 	struct gw *g = ctx;
 	struct ingest_config ic;
-	int rc = ingest_setup(g, source, NULL, 0, &ic);
+	int rc = gw_ingest_setup(g, source, NULL, 0, &ic);
 
 	if (rc) {
 		*err = g->err;
@@ -981,9 +630,9 @@ static int cmd_serve(struct gw *g, int argc, char **argv)
 		return iza_error_set(&g->err, -IZA_ECONFIG, NULL, 0, "intake",
 				     "serve needs intake_cert, intake_key and "
 				     "intake_ca in the configuration");
-	rc = open_gateway(g, true);
+	rc = gw_open(g, true);
 	if (rc == 0)
-		rc = load_mapping(g);
+		rc = gw_load_mapping(g);
 	if (rc)
 		return rc;
 	sigemptyset(&set);

@@ -42,7 +42,18 @@ static const char *const schema_sql =
     " last_error TEXT NOT NULL DEFAULT '',"
     " sent_at INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS reports_due ON reports(state, next_attempt, "
-    "created);";
+    "created);"
+    /* the periods the scheduler closed, each by one report */
+    "CREATE TABLE IF NOT EXISTS closings("
+    " period TEXT PRIMARY KEY,"
+    " report_id TEXT NOT NULL UNIQUE REFERENCES reports(id),"
+    " closed_at INTEGER NOT NULL);"
+    /* the scheduler's failed attempts at a period not closed yet */
+    "CREATE TABLE IF NOT EXISTS closing_failures("
+    " period TEXT PRIMARY KEY,"
+    " attempts INTEGER NOT NULL,"
+    " last_at INTEGER NOT NULL,"
+    " last_error TEXT NOT NULL);";
 
 static int db_fail(struct outbox *ob, struct iza_error *err, const char *what)
 {
@@ -377,6 +388,162 @@ int outbox_failed(struct outbox *ob,
 
 		read_item(s, &it);
 		rc = cb(ctx, &it);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = db_fail(ob, err, "cannot read the outbox");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int exec_sql(struct outbox *ob, const char *sql, struct iza_error *err)
+{
+	if (sqlite3_exec(ob->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(ob, err, "cannot update the outbox");
+	return 0;
+}
+
+int outbox_closing(struct outbox *ob, const char *period, char *report_id,
+		   size_t size, int64_t *closed_at, struct iza_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int step;
+
+	if (!ob || !period)
+		return -IZA_EUSAGE;
+	if (sqlite3_prepare_v2(ob->db,
+			       "SELECT report_id, closed_at FROM closings "
+			       "WHERE period = ?1",
+			       -1, &s, NULL) != SQLITE_OK)
+		return db_fail(ob, err, "cannot read the outbox");
+	bind_text(s, 1, period);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		if (report_id && size)
+			copy_text(report_id, size, s, 0);
+		if (closed_at)
+			*closed_at = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		return db_fail(ob, err, "cannot read the outbox");
+	return step == SQLITE_ROW;
+}
+
+int outbox_enqueue_closing(struct outbox *ob, const char *id,
+			   const char *region, const char *plan,
+			   const char *period, const char *body, size_t len,
+			   const char *jws, int64_t now, struct iza_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	char before[80];
+	int rc, step;
+
+	if (!ob || !period)
+		return -IZA_EUSAGE;
+	rc = exec_sql(ob, "BEGIN IMMEDIATE", err);
+	if (rc)
+		return rc;
+	rc = outbox_closing(ob, period, before, sizeof(before), NULL, err);
+	if (rc == 1)
+		rc = iza_error_set(err, -IZA_EEXISTS, ob->path, 0, period,
+				   "the period was closed before, by report "
+				   "%s",
+				   before);
+	if (rc == 0)
+		rc = outbox_enqueue(ob, id, region, plan, period, body, len,
+				    jws, now, NULL, err);
+	if (rc == 0 &&
+	    sqlite3_prepare_v2(ob->db,
+			       "INSERT INTO closings(period, report_id, "
+			       "closed_at) VALUES (?1, ?2, ?3)",
+			       -1, &s, NULL) != SQLITE_OK)
+		rc = db_fail(ob, err, "cannot record the closing");
+	if (rc == 0) {
+		bind_text(s, 1, period);
+		bind_text(s, 2, id);
+		sqlite3_bind_int64(s, 3, now);
+		step = sqlite3_step(s);
+		sqlite3_finalize(s);
+		if (step != SQLITE_DONE)
+			rc = db_fail(ob, err, "cannot record the closing");
+	}
+	if (rc == 0 && sqlite3_prepare_v2(ob->db,
+					  "DELETE FROM closing_failures WHERE "
+					  "period = ?1",
+					  -1, &s, NULL) == SQLITE_OK) {
+		bind_text(s, 1, period);
+		sqlite3_step(s);
+		sqlite3_finalize(s);
+	}
+	if (rc == 0)
+		return exec_sql(ob, "COMMIT", err);
+	sqlite3_exec(ob->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+int outbox_closing_failed(struct outbox *ob, const char *period,
+			  const char *why, int64_t now, struct iza_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int step;
+
+	if (!ob || !period)
+		return -IZA_EUSAGE;
+	if (sqlite3_prepare_v2(
+		ob->db,
+		"INSERT INTO closing_failures(period, attempts, last_at, "
+		"last_error) VALUES (?1, 1, ?2, ?3) ON CONFLICT(period) DO "
+		"UPDATE SET attempts = attempts + 1, last_at = ?2, "
+		"last_error = ?3",
+		-1, &s, NULL) != SQLITE_OK)
+		return db_fail(ob, err, "cannot record the failure");
+	bind_text(s, 1, period);
+	sqlite3_bind_int64(s, 2, now);
+	bind_text(s, 3, why);
+	step = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return step == SQLITE_DONE
+		   ? 0
+		   : db_fail(ob, err, "cannot record the failure");
+}
+
+int outbox_closings(struct outbox *ob,
+		    int (*cb)(void *ctx, const struct outbox_closing *c),
+		    void *ctx, struct iza_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int step = SQLITE_DONE, rc = 0;
+
+	if (!ob || !cb)
+		return -IZA_EUSAGE;
+	if (sqlite3_prepare_v2(
+		ob->db,
+		"SELECT p.period, c.report_id, c.closed_at, r.state, "
+		"r.sent_at, f.attempts, f.last_at, f.last_error FROM (SELECT "
+		"period FROM closings UNION SELECT period FROM "
+		"closing_failures) p LEFT JOIN closings c USING (period) LEFT "
+		"JOIN reports r ON r.id = c.report_id LEFT JOIN "
+		"closing_failures f USING (period) ORDER BY p.period",
+		-1, &s, NULL) != SQLITE_OK)
+		return db_fail(ob, err, "cannot read the outbox");
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct outbox_closing c;
+		const unsigned char *st = sqlite3_column_text(s, 3);
+
+		memset(&c, 0, sizeof(c));
+		copy_text(c.period, sizeof(c.period), s, 0);
+		copy_text(c.report_id, sizeof(c.report_id), s, 1);
+		c.closed_at = sqlite3_column_int64(s, 2);
+		c.state = st && strcmp((const char *)st, "sent") == 0
+			      ? OUTBOX_SENT
+			  : st && strcmp((const char *)st, "failed") == 0
+			      ? OUTBOX_FAILED
+			      : OUTBOX_QUEUED;
+		c.sent_at = sqlite3_column_int64(s, 4);
+		c.failures = sqlite3_column_int(s, 5);
+		c.failed_at = sqlite3_column_int64(s, 6);
+		copy_text(c.last_error, sizeof(c.last_error), s, 7);
+		rc = cb(ctx, &c);
 	}
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = db_fail(ob, err, "cannot read the outbox");

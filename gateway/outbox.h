@@ -93,4 +93,44 @@ int outbox_failed(struct outbox *ob,
 		  int (*cb)(void *ctx, const struct outbox_item *it), void *ctx,
 		  struct iza_error *err);
 
+/*
+ * Periods closed by the scheduler (schedule.h).  A closing is the report
+ * that closed the period, queued in the same transaction as the closing
+ * itself, so a period is closed by exactly one report however often the
+ * scheduler is killed and restarted.
+ */
+
+/* 1 and report_id (size bytes) and *closed_at (may be NULL) filled when
+ * `period` is closed, 0 when not, or a negative code. */
+int outbox_closing(struct outbox *ob, const char *period, char *report_id,
+		   size_t size, int64_t *closed_at, struct iza_error *err);
+
+/* Queue the report (as outbox_enqueue) that closes `period`, in one
+ * transaction with the closing; -IZA_EEXISTS if the period was closed
+ * before (nothing queued).  Clears the period's failures. */
+int outbox_enqueue_closing(struct outbox *ob, const char *id,
+			   const char *region, const char *plan,
+			   const char *period, const char *body, size_t len,
+			   const char *jws, int64_t now, struct iza_error *err);
+
+/* A failed attempt at closing `period` (counted, the last reason kept). */
+int outbox_closing_failed(struct outbox *ob, const char *period,
+			  const char *why, int64_t now, struct iza_error *err);
+
+struct outbox_closing {
+	char period[12];
+	char report_id[80]; /* "" while not closed */
+	int64_t closed_at;
+	enum outbox_state state; /* of the closing report */
+	int64_t sent_at;
+	int failures; /* failed attempts before closing (not closed yet) */
+	int64_t failed_at;
+	char last_error[160];
+};
+
+/* Every period closed or attempted, in period order. */
+int outbox_closings(struct outbox *ob,
+		    int (*cb)(void *ctx, const struct outbox_closing *c),
+		    void *ctx, struct iza_error *err);
+
 #endif
