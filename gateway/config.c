@@ -114,6 +114,57 @@ static int valid_region(const char *r)
 	       r[2] >= '0' && r[2] <= '9' && r[3] >= '0' && r[3] <= '9';
 }
 
+/* "schedule": {"every": "quarter", "from": "2026-Q1",
+ * "close_after_days": 10, "check_seconds": 300} (schedule.h). */
+static int schedule_member(const char *file, const json_t *v,
+			   struct schedule *sc, struct iza_error *err)
+{
+	static const char *const keys[] = {"every", "from", "close_after_days",
+					   "check_seconds", NULL};
+	const char *every, *from;
+	long after = SCHEDULE_DEFAULT_AFTER_DAYS,
+	     check = SCHEDULE_DEFAULT_CHECK_SECONDS;
+	struct iza_error perr;
+	int rc;
+
+	if (!v)
+		return 0;
+	if (!json_is_object(v))
+		return iza_error_set(err, CE, file, 0, "schedule",
+				     "expected an object {\"every\": "
+				     "\"quarter\", \"from\": \"2026-Q1\", "
+				     "...}");
+	rc = jutil_check_keys(file, "schedule", v, keys, CE, err);
+	if (rc == 0)
+		rc = int_member(file, v, "close_after_days", 0, 366, &after,
+				err);
+	if (rc == 0)
+		rc =
+		    int_member(file, v, "check_seconds", 1, 86400, &check, err);
+	if (rc)
+		return rc;
+	every = json_string_value(json_object_get(v, "every"));
+	from = json_string_value(json_object_get(v, "from"));
+	if (schedule_parse_every(every, &sc->every) != 0)
+		return iza_error_set(err, CE, file, 0, "schedule.every",
+				     "expected \"month\", \"quarter\" or "
+				     "\"year\"");
+	iza_error_clear(&perr);
+	if (!from || period_parse(from, &sc->from, &perr) != 0 ||
+	    sc->from.kind != sc->every)
+		return iza_error_set(err, CE, file, 0, "schedule.from",
+				     "expected the first %s to close, like "
+				     "%s",
+				     schedule_every_name(sc->every),
+				     sc->every == PERIOD_MONTH	   ? "2026-01"
+				     : sc->every == PERIOD_QUARTER ? "2026-Q1"
+								   : "2026");
+	sc->close_after_days = (int)after;
+	sc->check_seconds = (int)check;
+	sc->enabled = true;
+	return 0;
+}
+
 int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 {
 	static const char *const keys[] = {"region",
@@ -152,6 +203,7 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 					   "intake_ca",
 					   "intake_bind",
 					   "intake_port",
+					   "schedule",
 					   "description",
 					   NULL};
 	struct gw_config *c = calloc(1, sizeof(*c));
@@ -299,6 +351,10 @@ int config_load(const char *path, struct gw_config **out, struct iza_error *err)
 					   "{\"sector\": ...}");
 			goto out;
 		}
+		rc = schedule_member(path, json_object_get(root, "schedule"),
+				     &c->schedule, err);
+		if (rc)
+			goto out;
 		if (c->region && !valid_region(c->region)) {
 			rc = iza_error_set(err, CE, path, 0, "region",
 					   "expected a zorgkantoorregio code "

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "iza_error.h"
+#include "schedule.h"
 
 struct gw_config {
 	char *region;	      /* "ZK02"; from the file, or the data dir */
@@ -54,6 +55,8 @@ struct gw_config {
 	char *intake_ca;   /* CA certificates of the providers, PEM */
 	char *intake_bind; /* default 127.0.0.1 */
 	long intake_port;  /* default 8444 */
+	/* izagw serve: closing periods (schedule.h); enabled false: none */
+	struct schedule schedule;
 };
 
 /* path may be NULL (defaults only). */

@@ -41,6 +41,8 @@ void gw_release(struct gw *g)
 
 int gw_load_refdata(struct gw *g)
 {
+	if (g->rd)
+		return 0;
 	return refdata_load(config_mapping_file(g->cfg, "regions"), &g->rd,
 			    &g->err);
 }
@@ -63,22 +65,29 @@ int gw_open(struct gw *g, bool need_key)
 {
 	int rc;
 
-	rc = config_resolve_region(g->cfg, &g->err);
-	if (rc)
-		return rc;
-	rc = gw_load_refdata(g);
-	if (rc)
-		return rc;
-	rc = store_open(g->cfg->store_path, false, &g->store, &g->err);
-	if (rc)
-		return rc;
+	if (!g->store) {
+		rc = config_resolve_region(g->cfg, &g->err);
+		if (rc == 0)
+			rc = gw_load_refdata(g);
+		if (rc == 0)
+			rc = store_open(g->cfg->store_path, false, &g->store,
+					&g->err);
+		if (rc)
+			return rc;
+	}
 	return need_key ? gw_load_key(g) : 0;
 }
 
 int gw_load_mapping(struct gw *g)
 {
-	int rc = vocabulary_load(config_mapping_file(g->cfg, "vocabulary.json"),
-				 &g->voc, &g->err);
+	int rc = 0;
+
+	if (g->map)
+		return 0;
+	if (!g->voc)
+		rc = vocabulary_load(
+		    config_mapping_file(g->cfg, "vocabulary.json"), &g->voc,
+		    &g->err);
 
 	if (rc == 0)
 		rc = mapping_load(config_mapping_file(g->cfg, "fhir-r4.json"),
@@ -149,16 +158,18 @@ int gw_released(struct gw *g, const struct period *p, bool record,
 	rc = gw_open(g, false);
 	if (rc)
 		return rc;
-	rc = kpi_set_load(config_mapping_file(g->cfg, "kpis.json"), &g->kpis,
-			  &g->err);
-	if (rc == 0)
+	if (!g->voc)
 		rc = vocabulary_load(
 		    config_mapping_file(g->cfg, "vocabulary.json"), &g->voc,
 		    &g->err);
-	if (rc == 0)
-		rc = kpi_set_check_vocabulary(
-		    g->kpis, config_mapping_file(g->cfg, "kpis.json"), g->voc,
-		    &g->err);
+	if (rc == 0 && !g->kpis) {
+		rc = kpi_set_load(config_mapping_file(g->cfg, "kpis.json"),
+				  &g->kpis, &g->err);
+		if (rc == 0)
+			rc = kpi_set_check_vocabulary(
+			    g->kpis, config_mapping_file(g->cfg, "kpis.json"),
+			    g->voc, &g->err);
+	}
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < g->kpis->n && rc == 0; i++)
@@ -176,7 +187,9 @@ int gw_released(struct gw *g, const struct period *p, bool record,
 	if (rc)
 		return rc;
 	disclosure_apply(&dp, *out);
-	rc = ledger_open(g->cfg->ledger_path, record, &g->ledger, &g->err);
+	rc = g->ledger ? 0
+		       : ledger_open(g->cfg->ledger_path, record, &g->ledger,
+				     &g->err);
 	if (rc == -IZA_ENOTFOUND && !record) {
 		/* nothing released yet: no earlier releases to respect */
 		memset(&g->err, 0, sizeof(g->err));

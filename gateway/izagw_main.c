@@ -40,6 +40,7 @@
 #include "pseudo.h"
 #include "refdata.h"
 #include "release.h"
+#include "schedule.h"
 #include "store.h"
 
 #define IZAGW_VERSION "0.1.0"
@@ -419,6 +420,64 @@ static int print_failed(void *ctx, const struct outbox_item *it)
 	return 0;
 }
 
+static int print_closing(void *ctx, const struct outbox_closing *c)
+{
+	char at[21], sent[21];
+
+	(void)ctx;
+	if (!c->report_id[0]) {
+		format_utc(c->failed_at, at);
+		printf(
+		    "  %-16s not closed: %d failed attempt%s, the last at %s: "
+		    "%s\n",
+		    c->period, c->failures, c->failures == 1 ? "" : "s", at,
+		    c->last_error);
+		return 0;
+	}
+	format_utc(c->closed_at, at);
+	format_utc(c->sent_at, sent);
+	printf("  %-16s closed %s by report %s, %s%s\n", c->period, at,
+	       c->report_id,
+	       c->state == OUTBOX_SENT	   ? "delivered "
+	       : c->state == OUTBOX_FAILED ? "refused by izamon"
+					   : "queued for delivery",
+	       c->state == OUTBOX_SENT ? sent : "");
+	return 0;
+}
+
+/* The schedule, the next period it closes, and what it closed. */
+static int print_schedule(struct gw *g, struct outbox *ob)
+{
+	const struct schedule *sc = &g->cfg->schedule;
+
+	if (sc->enabled) {
+		struct period p = sc->from;
+		long today = gw_today(), day;
+		char id[80];
+		int y, m, d, rc;
+
+		printf("schedule          every %s from %s, %d days after its "
+		       "last day\n",
+		       schedule_every_name(sc->every), sc->from.label,
+		       sc->close_after_days);
+		/* the first period not closed */
+		while ((rc = ob ? outbox_closing(ob, p.label, id, sizeof(id),
+						 NULL, &g->err)
+				: 0) == 1)
+			if (schedule_next(&p, &p) != 0)
+				break;
+		if (rc < 0)
+			return rc;
+		day = schedule_close_day(sc, &p);
+		civil_from_days(day, &y, &m, &d);
+		printf("  next            %s, %s %04d-%02d-%02d\n", p.label,
+		       day <= today ? "due since" : "closes on", y, m, d);
+	}
+	if (!ob)
+		return 0;
+	return outbox_closings(ob, print_closing, NULL, &g->err);
+}
+
 /* The outbox's counts, and every report that will not be sent. */
 static int print_outbox(struct gw *g)
 {
@@ -429,7 +488,7 @@ static int print_outbox(struct gw *g)
 	if (rc == -IZA_ENOTFOUND) {
 		memset(&g->err, 0, sizeof(g->err));
 		printf("outbox            empty (%s)\n", g->cfg->outbox_path);
-		return 0;
+		return print_schedule(g, NULL);
 	}
 	if (rc == 0)
 		rc = outbox_stats(ob, &st, &g->err);
@@ -444,6 +503,8 @@ static int print_outbox(struct gw *g)
 		putchar('\n');
 		rc = outbox_failed(ob, print_failed, NULL, &g->err);
 	}
+	if (rc == 0)
+		rc = print_schedule(g, ob);
 	outbox_close(ob);
 	return rc;
 }
@@ -532,37 +593,157 @@ static int cmd_push(struct gw *g, int argc, char **argv)
 	return sum.retry || sum.failed ? EXIT_QUARANTINED : 0;
 }
 
+/* izagw serve: the gateway shared by the intake's uploads and the
+ * scheduler, one at a time. */
+struct serve {
+	struct gw *g;
+	pthread_mutex_t lock;
+};
+
+/* One structured log line on stderr: {"time":..., "event":..., fields}
+ * (counts, periods, report ids and reasons; never patient data). */
+static void log_event(const char *event, json_t *fields)
+{
+	json_t *o = fields ? fields : json_object();
+	char *line;
+
+	json_object_set_new(o, "time", json_integer((json_int_t)time(NULL)));
+	json_object_set_new(o, "event", json_string(event));
+	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (line)
+		fprintf(stderr, "%s\n", line);
+	free(line);
+	json_decref(o);
+}
+
+static void log_error(const char *event, const char *period,
+		      const struct iza_error *err, int rc)
+{
+	char buf[1024];
+
+	log_event(event,
+		  json_pack("{s:s?,s:s}", "period", period, "reason",
+			    err->code ? iza_error_format(err, buf, sizeof(buf))
+				      : iza_strerror(rc)));
+}
+
 /* One upload of the intake service into the store (called one at a time);
- * one JSON line per batch on stderr, counts only. */
+ * one log line per batch, counts only. */
 static int serve_ingest(void *ctx, const char *source, const char *path,
 			const char *format, struct ingest_summary *sum,
 			struct iza_error *err)
 {
-	struct gw *g = ctx;
+	struct serve *sv = ctx;
 	struct ingest_config ic;
-	int rc = gw_ingest_setup(g, source, NULL, 0, &ic);
+	int rc;
 
+	pthread_mutex_lock(&sv->lock);
+	rc = gw_ingest_setup(sv->g, source, NULL, 0, &ic);
 	if (rc) {
-		*err = g->err;
-		return rc;
+		*err = sv->g->err;
+		iza_error_clear(&sv->g->err);
+	} else {
+		ic.progress = false;
+		rc = ingest_file(&ic, path, format, sum, err);
 	}
-	ic.progress = false;
-	rc = ingest_file(&ic, path, format, sum, err);
-	fprintf(stderr,
-		"{\"time\":%lld,\"event\":\"%s\",\"source\":\"%s\","
-		"\"format\":\"%s\",\"records\":%lld,\"quarantined\":%lld,"
-		"\"bytes\":%llu}\n",
-		(long long)time(NULL), rc ? "batch.failed" : "batch.stored",
-		source, format, (long long)sum->records,
-		(long long)sum->quarantined, (unsigned long long)sum->bytes);
+	pthread_mutex_unlock(&sv->lock);
+	log_event(rc ? "batch.failed" : "batch.stored",
+		  json_pack("{s:s,s:s,s:I,s:I,s:I}", "source", source, "format",
+			    format, "records", (json_int_t)sum->records,
+			    "quarantined", (json_int_t)sum->quarantined,
+			    "bytes", (json_int_t)sum->bytes));
 	return rc;
+}
+
+/* Close one period that is due: release it, or record why not. */
+static void serve_close(struct gw *g, const struct period *p)
+{
+	struct gw_report rep;
+	int rc = gw_report_period(g, p, (int64_t)time(NULL), true, &rep);
+
+	if (rc == 0 && !rep.already_closed)
+		log_event("period.closed",
+			  json_pack("{s:s,s:s,s:I,s:b}", "period", p->label,
+				    "report", rep.report_id, "release",
+				    (json_int_t)rep.release, "budget_charged",
+				    rep.budget_charged));
+	json_decref(rep.bundle);
+	if (rc == 0)
+		return;
+	log_error("period.failed", p->label, &g->err, rc);
+	{
+		struct outbox *ob = NULL;
+		struct iza_error e2 = {0};
+		char why[512];
+
+		iza_error_format(&g->err, why, sizeof(why));
+		if (outbox_open(g->cfg->outbox_path, true, &ob, &e2) == 0)
+			outbox_closing_failed(
+			    ob, p->label, g->err.code ? why : iza_strerror(rc),
+			    (int64_t)time(NULL), &e2);
+		outbox_close(ob);
+	}
+	iza_error_clear(&g->err);
+}
+
+/* Send what is due in the outbox (outside the lock: push uses its own
+ * outbox handle, not the gateway). */
+static void serve_push(struct gw *g)
+{
+	struct push_config pc;
+	struct push_summary sum;
+	struct outbox *ob = NULL;
+	struct iza_error err = {0};
+	int rc;
+
+	if (!g->cfg->monitor_url)
+		return;
+	memset(&pc, 0, sizeof(pc));
+	pc.url = g->cfg->monitor_url;
+	pc.ca = g->cfg->monitor_ca;
+	pc.cert_chain = g->cfg->signing_chain;
+	pc.key = g->cfg->signing_key;
+	rc = outbox_open(g->cfg->outbox_path, false, &ob, &err);
+	if (rc == -IZA_ENOTFOUND) {
+		outbox_close(ob);
+		return;
+	}
+	if (rc == 0)
+		rc = push_run(ob, &pc, (int64_t)time(NULL), &sum, &err);
+	outbox_close(ob);
+	if (rc)
+		log_error("push.failed", NULL, &err, rc);
+	else if (sum.sent || sum.retry || sum.failed)
+		log_event("push",
+			  json_pack("{s:i,s:i,s:i,s:I}", "sent", sum.sent,
+				    "retry", sum.retry, "refused", sum.failed,
+				    "next_attempt",
+				    (json_int_t)sum.next_attempt));
+}
+
+/* The scheduler's tick: close every period that is due, then push. */
+static void serve_tick(void *ctx)
+{
+	struct serve *sv = ctx;
+	const struct schedule *sc = &sv->g->cfg->schedule;
+	long today = gw_today();
+	struct period p = sc->from;
+
+	pthread_mutex_lock(&sv->lock);
+	while (schedule_close_day(sc, &p) <= today) {
+		serve_close(sv->g, &p);
+		if (schedule_next(&p, &p) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&sv->lock);
+	serve_push(sv->g);
 }
 
 /* The outbox for GET /metrics: depth, age of the oldest unsent report,
  * the last delivery. */
 static void serve_metrics(void *ctx, FILE *f)
 {
-	struct gw *g = ctx;
+	struct gw *g = ((struct serve *)ctx)->g;
 	struct outbox *ob = NULL;
 	struct outbox_stats st;
 	struct iza_error err = {0};
@@ -603,8 +784,11 @@ static int cmd_serve(struct gw *g, int argc, char **argv)
 		       g->cfg->intake_bind ? g->cfg->intake_bind : "127.0.0.1",
 		   *port_file = NULL;
 	long port = g->cfg->intake_port;
+	const struct schedule *sc = &g->cfg->schedule;
+	struct scheduler *sched = NULL;
 	struct intake_config ic;
 	struct intake *in = NULL;
+	struct serve sv;
 	char dir[1100];
 	sigset_t set;
 	int c, sig, rc;
@@ -630,6 +814,12 @@ static int cmd_serve(struct gw *g, int argc, char **argv)
 		return iza_error_set(&g->err, -IZA_ECONFIG, NULL, 0, "intake",
 				     "serve needs intake_cert, intake_key and "
 				     "intake_ca in the configuration");
+	if (sc->enabled &&
+	    (!g->cfg->signing_key || !g->cfg->signing_chain || !g->cfg->plan))
+		return iza_error_set(&g->err, -IZA_ECONFIG, NULL, 0, "schedule",
+				     "closing periods on a schedule needs "
+				     "signing_key, signing_chain and plan in "
+				     "the configuration");
 	rc = gw_open(g, true);
 	if (rc == 0)
 		rc = gw_load_mapping(g);
@@ -649,14 +839,19 @@ static int cmd_serve(struct gw *g, int argc, char **argv)
 	ic.dir = dir;
 	ic.ingest = serve_ingest;
 	ic.metrics = serve_metrics;
-	ic.ctx = g;
+	ic.ctx = &sv;
+	sv.g = g;
+	pthread_mutex_init(&sv.lock, NULL);
 	rc = intake_start(&ic, &in, &g->err);
 	if (rc)
-		return rc;
-	fprintf(stderr,
-		"{\"time\":%lld,\"event\":\"listening\",\"url\":"
-		"\"https://%s:%d\"}\n",
-		(long long)time(NULL), bind, intake_port(in));
+		goto out;
+	{
+		char url[300];
+
+		snprintf(url, sizeof(url), "https://%s:%d", bind,
+			 intake_port(in));
+		log_event("listening", json_pack("{s:s}", "url", url));
+	}
 	if (port_file) {
 		FILE *f = fopen(port_file, "w");
 
@@ -665,11 +860,26 @@ static int cmd_serve(struct gw *g, int argc, char **argv)
 			fclose(f);
 		}
 	}
+	if (sc->enabled) {
+		log_event("schedule",
+			  json_pack("{s:s,s:s,s:i,s:i}", "every",
+				    schedule_every_name(sc->every), "from",
+				    sc->from.label, "close_after_days",
+				    sc->close_after_days, "check_seconds",
+				    sc->check_seconds));
+		rc = scheduler_start(sc, serve_tick, &sv, &sched, &g->err);
+		if (rc) {
+			intake_stop(in);
+			goto out;
+		}
+	}
 	sigwait(&set, &sig);
+	scheduler_stop(sched);
 	intake_stop(in);
-	fprintf(stderr, "{\"time\":%lld,\"event\":\"stopped\",\"signal\":%d}\n",
-		(long long)time(NULL), sig);
-	return 0;
+	log_event("stopped", json_pack("{s:i}", "signal", sig));
+out:
+	pthread_mutex_destroy(&sv.lock);
+	return rc;
 }
 
 static const struct {

@@ -3,6 +3,7 @@
 # residents of an izagen export, through izagw ingest and kpis: every
 # front-door KPI of both quarters equals izafd's ground truth, the load
 # profile hour by hour (every released hour; the others are suppressed),
+# the same load profile in a recorded report,
 # and the same seed gives the same files.
 source "$(dirname "$0")/lib.bash"
 : "${IZAGEN:?IZAGEN must point at the izagen binary}"
@@ -40,5 +41,9 @@ for qi in 0 1; do
 	done <"$E2E_TMP/hours"
 	n=$(wc -l <"$E2E_TMP/hours")
 	[ "$n" -gt 150 ] && [ "$bad" -eq 0 ] && ok "$p: all $n released hours equal the truth" || not_ok "$p: $bad of $n released hours differ"
+	# a report (recorded in the ledger, so the linked-periods audit runs
+	# over the year's 17 x 169 cells) releases the same load profile
+	gw "$d" report --period "$p" --out "$E2E_TMP/r.json" 2>/dev/null
+	expect_eq "$p: the report releases the load profile's total and hours" "$fdn $n" "$(jq -r '.entry[].resource | select(.resourceType == "MeasureReport" and (.measure | test("/frontdoor-load[|]"))) | .group[0] | "\(.population[0].count) \([.stratifier[0].stratum[] | select(.population)] | length)"' "$E2E_TMP/r.json")"
 done
 finish

@@ -3,8 +3,10 @@
 # 127.0.0.1 (bounded in time, stopped on exit), and a region gateway fed with
 # generated demo data that reports to it.
 #
-#   fixture_start PLAN_ID   PKI, izamon init + enrolment, serve; sets pki, m,
-#                           db, url, and the helpers mon, q, as, code
+#   fixture_start PLAN_ID [PKI ARGS]
+#                           PKI (more certificates: make-dev-pki.sh's
+#                           arguments), izamon init + enrolment, serve; sets
+#                           pki, m, db, url, and the helpers mon, q, as, code
 #   fixture_gateway PLAN_ID the ZK02 gateway (demo export ingested); gw_report
 #                           PERIOD then reports and pushes one period
 : "${IZAGEN:?IZAGEN must point at the izagen binary}"
@@ -26,8 +28,9 @@ code() { # WHO PATH [curl args...]: the HTTP status only
 
 fixture_start() {
 	local plan=$1
+	shift
 	pki="$E2E_TMP/pki"
-	bash "$IZA_SOURCE_DIR/certs/make-dev-pki.sh" "$pki" --region ZK02 --region ZK14 --insurer 3311 --insurer 7095 2>/dev/null
+	bash "$IZA_SOURCE_DIR/certs/make-dev-pki.sh" "$pki" --region ZK02 --region ZK14 --insurer 3311 --insurer 7095 "$@" 2>/dev/null
 	m="$E2E_TMP/mon"
 	db="$m/data/izamon.db"
 	mkdir -p "$m"
