@@ -899,3 +899,116 @@ bool jval_streq(const struct jval *v, const char *s)
 	return v && s && v->type == JT_STRING && strlen(s) == v->len &&
 	       memcmp(v->u.s, s, v->len) == 0;
 }
+
+/* ------------------------------------------------------------------ writer */
+
+struct wbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void w_put(struct wbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *np;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void w_string(struct wbuf *b, const char *s, size_t n)
+{
+	size_t i, run = 0;
+
+	w_put(b, "\"", 1);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[8];
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		w_put(b, s + run, i - run);
+		run = i + 1;
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			w_put(b, esc, 2);
+		} else {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			w_put(b, esc, 6);
+		}
+	}
+	w_put(b, s + run, n - run);
+	w_put(b, "\"", 1);
+}
+
+static void w_value(struct wbuf *b, const struct jval *v)
+{
+	uint32_t i;
+
+	switch ((enum jtype)v->type) {
+	case JT_NULL:
+		w_put(b, "null", 4);
+		break;
+	case JT_FALSE:
+		w_put(b, "false", 5);
+		break;
+	case JT_TRUE:
+		w_put(b, "true", 4);
+		break;
+	case JT_NUMBER:
+		w_put(b, v->u.s, v->len);
+		break;
+	case JT_STRING:
+		w_string(b, v->u.s, v->len);
+		break;
+	case JT_ARRAY:
+	case JT_OBJECT:
+		w_put(b, v->type == JT_ARRAY ? "[" : "{", 1);
+		for (i = 0; i < v->len; i++) {
+			const struct jval *k = &v->u.kids[i];
+
+			if (i)
+				w_put(b, ",", 1);
+			if (v->type == JT_OBJECT) {
+				w_string(b, k->key, k->keylen);
+				w_put(b, ":", 1);
+			}
+			w_value(b, k);
+		}
+		w_put(b, v->type == JT_ARRAY ? "]" : "}", 1);
+		break;
+	}
+}
+
+int jdom_write(const struct jval *v, char **out, size_t *len)
+{
+	struct wbuf b = {0};
+
+	if (!v || !out)
+		return -IZA_EUSAGE;
+	w_value(&b, v);
+	if (b.oom || !b.p) {
+		free(b.p);
+		return -IZA_ENOMEM;
+	}
+	*out = b.p;
+	if (len)
+		*len = b.len;
+	return 0;
+}

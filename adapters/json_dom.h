@@ -75,6 +75,14 @@ bool jval_streq(const struct jval *v, const char *s);
 size_t jdom_parser_arena_bytes(const struct jdom_parser *p);
 
 /*
+ * The tree as compact JSON text (numbers as they were read, strings
+ * escaped again: '"', '\\' and control characters; other UTF-8 as is), for
+ * keeping a record whose source bytes are no longer at hand (quarantine).
+ * *out is malloc'ed and NUL-terminated, *len its length.  0 or -IZA_ENOMEM.
+ */
+int jdom_write(const struct jval *v, char **out, size_t *len);
+
+/*
  * Details of the contract (see json_dom.c for the full list):
  *  - jdom_parser_new(0, ...) uses JDOM_DEFAULT_MAX_DEPTH.  Depth counts every
  *    value as jansson does: a scalar inside max_depth arrays is too deep.

@@ -31,6 +31,7 @@ struct run {
 	struct iza_error *err;
 	struct pipe *pipe; /* the worker's run in a two-thread ingest */
 	const struct mapping *mapping; /* the one for this input's format */
+	const char *format;	       /* the adapter's name */
 };
 
 static void progress(struct run *r, bool final)
@@ -47,7 +48,9 @@ static void progress(struct run *r, bool final)
 	fflush(stderr);
 }
 
-static FILE *open_quarantine(const char *dir, struct iza_error *err)
+/* A new quarantine file; its name (without the directory) into name. */
+static FILE *open_quarantine(const char *dir, char name[INGEST_QFILE_MAX],
+			     struct iza_error *err)
 {
 	char path[4096];
 	struct timespec ts;
@@ -61,8 +64,9 @@ static FILE *open_quarantine(const char *dir, struct iza_error *err)
 		return NULL;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(path, sizeof(path), "%s/batch-%lld-%09ld-%d.ndjson", dir,
+	snprintf(name, INGEST_QFILE_MAX, "batch-%lld-%09ld-%d.ndjson",
 		 (long long)ts.tv_sec, ts.tv_nsec, (int)getpid());
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	f = fd >= 0 ? fdopen(fd, "a") : NULL;
 	if (!f) {
@@ -88,14 +92,18 @@ static int keep_quarantined(struct run *r, long line, long entry,
 	if (!r->cfg->quarantine_dir)
 		return 0;
 	if (!r->qfile) {
-		r->qfile = open_quarantine(r->cfg->quarantine_dir, r->err);
+		r->qfile = open_quarantine(r->cfg->quarantine_dir,
+					   r->sum->quarantine_file, r->err);
 		if (!r->qfile)
 			return -IZA_EIO;
 	}
-	o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s}", "file", r->path, "line",
-		      (json_int_t)line, "entry", (json_int_t)entry, "reason",
+	o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "file",
+		      r->path, "line", (json_int_t)line, "entry",
+		      (json_int_t)entry, "reason",
 		      quarantine_reason_name(reason), "field",
-		      why ? why->field : "", "text", why ? why->text : "");
+		      why ? why->field : "", "text", why ? why->text : "",
+		      "source", r->cfg->source ? r->cfg->source : "", "format",
+		      r->format ? r->format : "");
 	if (!o)
 		return -IZA_ENOMEM;
 	if (raw && rawlen)
@@ -164,12 +172,22 @@ static int map_one(struct run *r, const struct jval *res, struct _xmlNode *xml,
 	case MAP_SKIPPED:
 		r->sum->excluded_type++;
 		return 0;
-	case MAP_QUARANTINE:
+	case MAP_QUARANTINE: {
+		char *text = NULL;
+		size_t len = 0;
+
 		r->sum->quarantined++;
 		r->sum->by_reason[m->reason]++;
-		/* the raw record is not at hand for Bundle entries */
-		return keep_quarantined(r, line, entry, m->reason, &why, NULL,
-					0);
+		/* the source bytes are gone: keep the resource as JSON text,
+		 * so that it can be replayed after a mapping fix (an XML
+		 * record is kept by its position only) */
+		if (res && jdom_write(res, &text, &len) != 0)
+			return -IZA_ENOMEM;
+		rc = keep_quarantined(r, line, entry, m->reason, &why, text,
+				      len);
+		free(text);
+		return rc;
+	}
 	case MAP_PATIENT:
 	case MAP_ENCOUNTER:
 		return 1;
@@ -543,6 +561,7 @@ int ingest_file(const struct ingest_config *cfg, const char *path,
 		goto out;
 	}
 	r.mapping = mapping_for(cfg, ad);
+	r.format = ad->name;
 	if (!r.mapping) {
 		rc = iza_error_set(err, -IZA_ECONFIG, path, 0, NULL,
 				   "no mapping loaded for %s input", ad->input);
@@ -605,6 +624,9 @@ void ingest_summary_add(struct ingest_summary *a,
 {
 	size_t i;
 
+	if (!a->quarantine_file[0])
+		memcpy(a->quarantine_file, b->quarantine_file,
+		       sizeof(a->quarantine_file));
 	a->records += b->records;
 	a->patients += b->patients;
 	a->events_stored += b->events_stored;

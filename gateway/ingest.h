@@ -26,6 +26,8 @@ struct mapping;
 struct pseudo;
 struct refdata;
 
+#define INGEST_QFILE_MAX 64
+
 struct ingest_summary {
 	int64_t records;	  /* records read (lines / Bundle entries) */
 	int64_t patients;	  /* patient records stored or updated */
@@ -41,6 +43,9 @@ struct ingest_summary {
 	int64_t by_reason[QR_COUNT_];
 	uint64_t bytes;
 	char sha256[65];
+	/* the quarantine file of the batch in the quarantine directory ("":
+	 * nothing quarantined), for izagw replay */
+	char quarantine_file[INGEST_QFILE_MAX];
 };
 
 struct ingest_config {

@@ -67,6 +67,7 @@ static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS batches("
 				 " received BIGINT NOT NULL,"
 				 " state TEXT NOT NULL,"
 				 " result TEXT NOT NULL,"
+				 " quarantine TEXT,"
 				 " UNIQUE (source, submission));";
 
 /* ---- answers ---- */
@@ -156,7 +157,7 @@ static char *batch_get(struct intake *in, const char *where, const char *a,
 }
 
 static int batch_put(struct intake *in, const char *id, const struct upload *u,
-		     const char *state, json_t *result)
+		     const char *state, json_t *result, const char *quarantine)
 {
 	sqlite3_stmt *s = NULL;
 	char *text = json_dumps(result, JSON_COMPACT);
@@ -165,8 +166,8 @@ static int batch_put(struct intake *in, const char *id, const struct upload *u,
 	if (text && sqlite3_prepare_v2(
 			in->db,
 			"INSERT INTO batches(id, source, submission, format, "
-			"received, state, result) VALUES (?1, ?2, ?3, ?4, ?5, "
-			"?6, ?7)",
+			"received, state, result, quarantine) VALUES (?1, ?2, "
+			"?3, ?4, ?5, ?6, ?7, ?8)",
 			-1, &s, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(s, 2, u->source, -1, SQLITE_TRANSIENT);
@@ -179,6 +180,11 @@ static int batch_put(struct intake *in, const char *id, const struct upload *u,
 		sqlite3_bind_int64(s, 5, (sqlite3_int64)time(NULL));
 		sqlite3_bind_text(s, 6, state, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(s, 7, text, -1, SQLITE_TRANSIENT);
+		if (quarantine && quarantine[0])
+			sqlite3_bind_text(s, 8, quarantine, -1,
+					  SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(s, 8);
 		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -IZA_ESTORE;
 	}
 	sqlite3_finalize(s);
@@ -295,7 +301,8 @@ static enum MHD_Result finish_upload(struct intake *in,
 	else
 		result = json_pack("{s:s}", "error",
 				   err.text[0] ? err.text : "ingest failed");
-	if (batch_put(in, id, u, rc == 0 ? "stored" : "failed", result) != 0)
+	if (batch_put(in, id, u, rc == 0 ? "stored" : "failed", result,
+		      rc == 0 ? sum.quarantine_file : NULL) != 0)
 		rc = rc ? rc : -IZA_ESTORE;
 	answer = batch_get(in, "id = ?1 AND source = ?2", id, u->source);
 	pthread_mutex_unlock(&in->mu);
@@ -547,6 +554,10 @@ int intake_start(const struct intake_config *c, struct intake **out,
 		return iza_error_set(err, -IZA_ESTORE, db, 0, NULL,
 				     "cannot open the batch log");
 	}
+	/* a batch log from before the quarantine column: add it (fails
+	 * harmlessly when it is there) */
+	sqlite3_exec(in->db, "ALTER TABLE batches ADD COLUMN quarantine TEXT",
+		     NULL, NULL, NULL);
 	memset(&hc, 0, sizeof(hc));
 	hc.bind = c->bind;
 	hc.port = c->port;
@@ -566,4 +577,42 @@ int intake_start(const struct intake_config *c, struct intake **out,
 	}
 	*out = in;
 	return 0;
+}
+
+int intake_batch_quarantine(const char *dir, const char *id, char *source,
+			    size_t source_size, char *qfile,
+			    struct iza_error *err)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	char path[1200];
+	int rc = -IZA_ENOTFOUND;
+
+	snprintf(path, sizeof(path), "%s/intake.db", dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+		SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT source, quarantine FROM batches WHERE "
+			       "id = ?1",
+			       -1, &s, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return iza_error_set(err, -IZA_ENOTFOUND, path, 0, NULL,
+				     "no batch log of the intake service");
+	}
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		const unsigned char *src = sqlite3_column_text(s, 0);
+		const unsigned char *q = sqlite3_column_text(s, 1);
+
+		snprintf(source, source_size, "%s",
+			 src ? (const char *)src : "");
+		snprintf(qfile, INGEST_QFILE_MAX, "%s",
+			 q ? (const char *)q : "");
+		rc = 0;
+	} else {
+		iza_error_set(err, rc, path, 0, NULL, "no batch %.40s", id);
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return rc;
 }

@@ -67,4 +67,13 @@ int intake_start(const struct intake_config *c, struct intake **out,
 int intake_port(const struct intake *in);
 void intake_stop(struct intake *in); /* accepts NULL */
 
+/*
+ * The source of batch `id` in the batch log of intake directory dir, and
+ * its quarantine file (INGEST_QFILE_MAX bytes; "" when nothing of it was
+ * quarantined).  -IZA_ENOTFOUND for an unknown batch (or no batch log).
+ */
+int intake_batch_quarantine(const char *dir, const char *id, char *source,
+			    size_t source_size, char *qfile,
+			    struct iza_error *err);
+
 #endif

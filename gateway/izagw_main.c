@@ -40,6 +40,7 @@
 #include "pseudo.h"
 #include "refdata.h"
 #include "release.h"
+#include "replay.h"
 #include "schedule.h"
 #include "store.h"
 
@@ -80,6 +81,11 @@ static const char usage_text[] =
     "  push [--all]              send the due signed reports to the "
     "monitoring database\n"
     "                            (--all: every queued one, due or not)\n"
+    "  replay [--source AGB] BATCH\n"
+    "                            ingest a batch's quarantined records again "
+    "after a\n"
+    "                            mapping fix (BATCH: an intake batch id or a "
+    "quarantine file)\n"
     "  serve [--bind ADDR] [--port N] [--port-file FILE]\n"
     "                            the HTTPS intake service: providers POST "
     "/ndjson, /fhir,\n"
@@ -882,13 +888,108 @@ out:
 	return rc;
 }
 
+/* izagw replay BATCH: the quarantined records of a batch (an intake batch
+ * id, or a quarantine file) ingested again as a new batch. */
+static int cmd_replay(struct gw *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"source", required_argument, 0, 's'}, {0, 0, 0, 0}};
+	struct replay_set set;
+	struct ingest_summary sum;
+	struct ingest_config ic;
+	char qpath[4200], spool[4200], what[4400];
+	const char *batch;
+	int c, rc;
+
+	memset(&set, 0, sizeof(set));
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 's' || !valid_source(optarg))
+			return -IZA_EUSAGE;
+		snprintf(set.source, sizeof(set.source), "%s", optarg);
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "izagw replay: name one batch: an intake batch "
+				"id or a quarantine file\n");
+		return -IZA_EUSAGE;
+	}
+	batch = argv[optind];
+	if (strchr(batch, '/')) {
+		snprintf(qpath, sizeof(qpath), "%s", batch);
+	} else if (strncmp(batch, "batch-", 6) == 0) {
+		snprintf(qpath, sizeof(qpath), "%s/%s", g->cfg->quarantine_dir,
+			 batch);
+	} else {
+		char dir[1100], qfile[INGEST_QFILE_MAX];
+
+		snprintf(dir, sizeof(dir), "%s/intake", g->cfg->data_dir);
+		rc = intake_batch_quarantine(
+		    dir, batch, set.source, sizeof(set.source), qfile, &g->err);
+		if (rc)
+			return rc;
+		if (!qfile[0]) {
+			printf("replay %s: nothing of it was quarantined\n",
+			       batch);
+			return 0;
+		}
+		snprintf(qpath, sizeof(qpath), "%s/%s", g->cfg->quarantine_dir,
+			 qfile);
+	}
+	if (access(qpath, F_OK) != 0) {
+		char done[4300];
+
+		snprintf(done, sizeof(done), "%s.replayed", qpath);
+		if (access(done, F_OK) == 0)
+			return iza_error_set(&g->err, -IZA_EEXISTS, qpath, 0,
+					     NULL, "replayed before");
+	}
+	rc = gw_open(g, true);
+	if (rc == 0)
+		rc = gw_load_mapping(g);
+	if (rc)
+		return rc;
+	snprintf(spool, sizeof(spool), "%s/replay-%d.ndjson",
+		 g->cfg->quarantine_dir, (int)getpid());
+	rc = replay_collect(qpath, spool, &set, &g->err);
+	if (rc == 0 && !set.source[0])
+		rc = iza_error_set(&g->err, -IZA_EUSAGE, qpath, 0, "source",
+				   "the records do not name their source: "
+				   "give --source AGB");
+	if (rc == 0 && set.with_text)
+		rc = gw_ingest_setup(g, set.source, NULL, 0, &ic);
+	memset(&sum, 0, sizeof(sum));
+	if (rc == 0 && set.with_text)
+		rc = ingest_file(&ic, spool, set.format, &sum, &g->err);
+	unlink(spool);
+	if (rc)
+		return rc;
+	rc = replay_done(qpath, &g->err);
+	if (rc)
+		return rc;
+	printf("replay %s: %lld quarantined records, %lld replayed, %lld kept "
+	       "by their position only (not replayable)\n",
+	       batch, (long long)set.quarantined, (long long)set.with_text,
+	       (long long)set.without_text);
+	if (!set.with_text)
+		return 0;
+	snprintf(what, sizeof(what), "replayed as a new batch (source %s)",
+		 set.source);
+	ingest_summary_print(stdout, what, &sum);
+	if (sum.quarantined)
+		printf("still quarantined: %s/%s (izagw replay %s after the "
+		       "next fix)\n",
+		       g->cfg->quarantine_dir, sum.quarantine_file,
+		       sum.quarantine_file);
+	return sum.quarantined ? EXIT_QUARANTINED : 0;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(struct gw *g, int argc, char **argv);
 } commands[] = {
     {"init", cmd_init},	    {"ingest", cmd_ingest}, {"kpis", cmd_kpis},
     {"report", cmd_report}, {"status", cmd_status}, {"push", cmd_push},
-    {"serve", cmd_serve},
+    {"serve", cmd_serve},   {"replay", cmd_replay},
 };
 
 int main(int argc, char **argv)

@@ -7,7 +7,8 @@
 # sending source only; a repeated submission id stores nothing; a client
 # without a certificate, of a foreign CA or without an AGB code is refused;
 # a client that disconnects mid-upload leaves nothing; uploads from 8
-# clients at once all arrive.
+# clients at once all arrive; izagw replay of a batch after a mapping fix
+# stores what the fix mends and quarantines the rest again.
 source "$(dirname "$0")/lib.bash"
 : "${IZAGEN:?IZAGEN must point at the izagen binary}"
 for t in curl jq sqlite3; do command -v $t >/dev/null || { echo "$t missing (scripts/setup.sh installs it)"; exit 1; }; done
@@ -106,4 +107,32 @@ expect_eq "metrics: the outbox (no upload configured)" 'izagw_outbox_reports{sta
 expect_eq "metrics without a certificate: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$pki/ca.pem" "$url/metrics")"
 grep -q '"event":"batch.stored"' "$E2E_TMP/serve.log" && ok "one JSON log line per batch" || not_ok "no batch log lines"
 ! grep -qi 'bsn\|"postalCode"' "$E2E_TMP/serve.log" && ok "the log holds no patient data" || not_ok "patient data in the log"
+
+# izagw replay of the hospital's encounter batch after a mapping fix: the
+# region's mapping learns the class code XYZ (as an ER visit), the batch's
+# quarantined records go in again as a new batch of the same source; the
+# one with that code is stored now, the others are quarantined again
+kill -TERM $srv
+wait $srv 2>/dev/null || true
+cp -r "$IZA_SOURCE_DIR/mappings" "$E2E_TMP/mappings"
+jq '.maps["contact-class"].values.XYZ = "EMER"' "$IZA_SOURCE_DIR/mappings/fhir-r4.json" >"$E2E_TMP/mappings/fhir-r4.json"
+jq --arg m "$E2E_TMP/mappings" '.mapping_dir = $m' "$d/config.json" >"$E2E_TMP/c.json" && mv "$E2E_TMP/c.json" "$d/config.json"
+unknown=$(jq -r '.result.quarantined_by_reason.unknown_code // 0' "$E2E_TMP/b2.json")
+expect_eq "the batch had one unknown class code" 1 "$unknown"
+er_before=$(gw "$d" kpis --period 2025 --format json | jq '.kpis[] | select(.id == "er-visits") | .value')
+set +e
+gw "$d" replay "$b2" >"$E2E_TMP/replay.out" 2>&1
+rrc=$?
+set -e
+expect_eq "izagw replay BATCH: exit 5 (some still quarantined)" 5 "$rrc"
+expect_eq "  every quarantined record of the batch read" "replay $b2: $cli_q quarantined records" "$(head -1 "$E2E_TMP/replay.out" | cut -d, -f1)"
+expect_eq "  the fixed one stored" 1 "$(awk '/events stored/{print $3}' "$E2E_TMP/replay.out")"
+expect_eq "  the others quarantined again, without the unknown code" "" "$(grep '^    unknown_code' "$E2E_TMP/replay.out")"
+expect_eq "  one more ER visit in 2025" "$((er_before + 1))" "$(gw "$d" kpis --period 2025 --format json | jq '.kpis[] | select(.id == "er-visits") | .value')"
+expect_eq "  the new batch is the source's" "$hosp" "$(sqlite3 "$d/izagw-data/events.db" "SELECT source FROM batches ORDER BY rowid DESC LIMIT 1")"
+set +e
+gw "$d" replay "$b2" >"$E2E_TMP/replay2.out" 2>&1
+rrc=$?
+set -e
+expect_eq "a second replay of the batch is refused" "1 replayed before" "$rrc $(grep -o 'replayed before' "$E2E_TMP/replay2.out")"
 finish
