@@ -141,6 +141,17 @@ enum MHD_Result https_send(struct MHD_Connection *c, unsigned int status,
 			   const char *ctype, char *t, size_t len,
 			   const char *location)
 {
+	const char *const h[] = {"Content-Location", location, NULL};
+
+	return https_send_headers(c, status, ctype, t, len,
+				  location ? h : NULL);
+}
+
+enum MHD_Result https_send_headers(struct MHD_Connection *c,
+				   unsigned int status, const char *ctype,
+				   char *t, size_t len,
+				   const char *const *headers)
+{
 	struct MHD_Response *r;
 	enum MHD_Result rc;
 
@@ -152,8 +163,8 @@ enum MHD_Result https_send(struct MHD_Connection *c, unsigned int status,
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, "Content-Type", ctype);
-	if (location)
-		MHD_add_response_header(r, "Content-Location", location);
+	for (; headers && headers[0] && headers[1]; headers += 2)
+		MHD_add_response_header(r, headers[0], headers[1]);
 	/* nothing served needs anything from elsewhere: say so */
 	MHD_add_response_header(
 	    r, "Content-Security-Policy",

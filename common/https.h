@@ -65,6 +65,11 @@ void https_stop(struct https_server *s);
 enum MHD_Result https_send(struct MHD_Connection *c, unsigned int status,
 			   const char *ctype, char *t, size_t len,
 			   const char *location);
+/* The same with more headers: name, value, ..., NULL (may be NULL). */
+enum MHD_Result https_send_headers(struct MHD_Connection *c,
+				   unsigned int status, const char *ctype,
+				   char *t, size_t len,
+				   const char *const *headers);
 /* A FHIR OperationOutcome (new reference) and its answer. */
 json_t *https_outcome_json(const char *code, const char *why);
 enum MHD_Result https_outcome(struct MHD_Connection *c, unsigned int status,

@@ -4,7 +4,13 @@
  * Decisions:
  *  - One thread per connection (MHD_USE_THREAD_PER_CONNECTION): a slow
  *    multi-gigabyte upload does not hold up the others; the ingests
- *    themselves are serialised by one mutex, which also guards intake.db.
+ *    themselves are serialised by one mutex (ingest_mu), intake.db is
+ *    guarded by another (mu), so polling a batch never waits for an ingest.
+ *  - $import answers 202 once the body is spooled; one worker thread
+ *    ingests the queued batches in arrival order.  The queue is the batch
+ *    log itself (state queued, the spool file queued-ID), so it survives a
+ *    restart: a batch cut off mid-ingest was rolled back and is queued
+ *    again.
  *  - The body goes to a spool file (mode 0600) as it arrives and is ingested
  *    when complete; the adapters read it like any file, so an upload is
  *    exactly what `izagw ingest` of the same bytes would store.
@@ -35,7 +41,12 @@ struct intake {
 	struct https_server srv;
 	char dir[1024];
 	sqlite3 *db;
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;	   /* intake.db */
+	pthread_mutex_t ingest_mu; /* one ingest at a time */
+	/* the $import worker: queued batches, one after the other */
+	pthread_t worker;
+	pthread_cond_t work;
+	bool worker_started, stop;
 	intake_ingest_fn ingest;
 	intake_metrics_fn metrics;
 	void *ctx;
@@ -49,15 +60,18 @@ struct upload {
 	uint64_t bytes;
 	bool too_big, failed_write;
 	const char *format;
+	bool async; /* $import: 202 now, ingested by the worker */
 	char source[16], submission[80];
 };
 
 static const struct {
 	const char *url, *format;
-} routes[] = {{"/ndjson", "fhir-ndjson"},
-	      {"/fhir", "fhir-bundle"},
-	      {"/hl7v2", "auto"},
-	      {"/cda", "cda"}};
+	bool async;
+} routes[] = {{"/ndjson", "fhir-ndjson", false},
+	      {"/fhir/$import", "fhir-ndjson", true},
+	      {"/fhir", "fhir-bundle", false},
+	      {"/hl7v2", "auto", false},
+	      {"/cda", "cda", false}};
 
 static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS batches("
 				 " id TEXT PRIMARY KEY,"
@@ -120,9 +134,10 @@ static json_t *summary_json(const struct ingest_summary *s)
 	    "bytes", (json_int_t)s->bytes, "sha256", s->sha256);
 }
 
-/* The stored batch as its JSON answer, or NULL when there is none. */
-static char *batch_get(struct intake *in, const char *where, const char *a,
-		       const char *b)
+/* The stored batch as its JSON answer (and its state, 16 bytes, when
+ * state is not NULL), or NULL when there is none. */
+static char *batch_get_state(struct intake *in, const char *where,
+			     const char *a, const char *b, char *state)
 {
 	sqlite3_stmt *s = NULL;
 	char *out = NULL;
@@ -151,9 +166,43 @@ static char *batch_get(struct intake *in, const char *where, const char *a,
 
 		out = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		json_decref(o);
+		if (state)
+			snprintf(state, 16, "%s",
+				 (const char *)sqlite3_column_text(s, 5));
 	}
 	sqlite3_finalize(s);
 	return out;
+}
+
+static char *batch_get(struct intake *in, const char *where, const char *a,
+		       const char *b)
+{
+	return batch_get_state(in, where, a, b, NULL);
+}
+
+/* A batch's answer: 200 when it is done (stored or failed), 202 with
+ * X-Progress while a $import batch waits or is ingested (Bulk Data
+ * status polling). */
+static enum MHD_Result send_batch(struct MHD_Connection *c, char *answer,
+				  const char *state, unsigned done_status,
+				  const char *location)
+{
+	bool pending =
+	    strcmp(state, "queued") == 0 || strcmp(state, "ingesting") == 0;
+	const char *const h[] = {"Content-Location",
+				 location ? location : "",
+				 "X-Progress",
+				 state,
+				 "Retry-After",
+				 "1",
+				 NULL};
+
+	if (pending)
+		return https_send_headers(c, MHD_HTTP_ACCEPTED,
+					  "application/json", answer,
+					  strlen(answer), location ? h : h + 2);
+	return https_send(c, done_status, "application/json", answer,
+			  strlen(answer), location);
 }
 
 static int batch_put(struct intake *in, const char *id, const struct upload *u,
@@ -192,6 +241,140 @@ static int batch_put(struct intake *in, const char *id, const struct upload *u,
 	return rc;
 }
 
+/* The outcome of a queued batch. */
+static void batch_update(struct intake *in, const char *id, const char *state,
+			 json_t *result, const char *quarantine)
+{
+	sqlite3_stmt *s = NULL;
+	char *text = result ? json_dumps(result, JSON_COMPACT) : NULL;
+
+	if (sqlite3_prepare_v2(in->db,
+			       "UPDATE batches SET state = ?2, result = "
+			       "coalesce(?3, result), quarantine = ?4 WHERE "
+			       "id = ?1",
+			       -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 2, state, -1, SQLITE_TRANSIENT);
+		if (text)
+			sqlite3_bind_text(s, 3, text, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(s, 3);
+		if (quarantine && quarantine[0])
+			sqlite3_bind_text(s, 4, quarantine, -1,
+					  SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(s, 4);
+		sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	free(text);
+}
+
+/* ---- the $import worker ---- */
+
+static void queued_path(const struct intake *in, const char *id,
+			char path[1100])
+{
+	snprintf(path, 1100, "%s/queued-%s", in->dir, id);
+}
+
+/* Ingest one queued batch: 1 done, 0 none queued. */
+static int work_one(struct intake *in)
+{
+	struct ingest_summary sum;
+	struct iza_error err = {0};
+	char id[40] = "", source[16] = "", format[16] = "", path[1100];
+	sqlite3_stmt *s = NULL;
+	json_t *result;
+	int rc;
+
+	pthread_mutex_lock(&in->mu);
+	if (sqlite3_prepare_v2(in->db,
+			       "SELECT id, source, format FROM batches WHERE "
+			       "state = 'queued' ORDER BY received, rowid "
+			       "LIMIT 1",
+			       -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW) {
+		snprintf(id, sizeof(id), "%s", sqlite3_column_text(s, 0));
+		snprintf(source, sizeof(source), "%s",
+			 sqlite3_column_text(s, 1));
+		snprintf(format, sizeof(format), "%s",
+			 sqlite3_column_text(s, 2));
+	}
+	sqlite3_finalize(s);
+	if (id[0])
+		batch_update(in, id, "ingesting", NULL, NULL);
+	pthread_mutex_unlock(&in->mu);
+	if (!id[0])
+		return 0;
+	queued_path(in, id, path);
+	memset(&sum, 0, sizeof(sum));
+	pthread_mutex_lock(&in->ingest_mu);
+	rc = in->ingest(in->ctx, source, path, format, &sum, &err);
+	pthread_mutex_unlock(&in->ingest_mu);
+	result = rc == 0 ? summary_json(&sum)
+			 : json_pack("{s:s}", "error",
+				     err.text[0] ? err.text : "ingest failed");
+	pthread_mutex_lock(&in->mu);
+	batch_update(in, id, rc == 0 ? "stored" : "failed", result,
+		     rc == 0 ? sum.quarantine_file : NULL);
+	pthread_mutex_unlock(&in->mu);
+	json_decref(result);
+	unlink(path);
+	return 1;
+}
+
+static void *worker_main(void *arg)
+{
+	struct intake *in = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&in->mu);
+		if (in->stop) {
+			pthread_mutex_unlock(&in->mu);
+			break;
+		}
+		pthread_mutex_unlock(&in->mu);
+		if (work_one(in))
+			continue;
+		pthread_mutex_lock(&in->mu);
+		if (!in->stop)
+			pthread_cond_wait(&in->work, &in->mu);
+		pthread_mutex_unlock(&in->mu);
+	}
+	return NULL;
+}
+
+/* After a restart: a batch cut off mid-ingest (its store transaction rolled
+ * back) is queued again; one whose spool file is gone has failed. */
+static void recover_queue(struct intake *in)
+{
+	sqlite3_stmt *s = NULL;
+	char path[1100];
+
+	sqlite3_exec(in->db,
+		     "UPDATE batches SET state = 'queued' WHERE state = "
+		     "'ingesting'",
+		     NULL, NULL, NULL);
+	if (sqlite3_prepare_v2(in->db,
+			       "SELECT id FROM batches WHERE state = 'queued'",
+			       -1, &s, NULL) != SQLITE_OK)
+		return;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(s, 0);
+		json_t *r;
+
+		queued_path(in, id, path);
+		if (access(path, F_OK) == 0)
+			continue;
+		r = json_pack("{s:s}", "error",
+			      "the queued upload was lost; send it again");
+		batch_update(in, id, "failed", r, NULL);
+		json_decref(r);
+	}
+	sqlite3_finalize(s);
+}
+
 /* ---- the handler ---- */
 
 /* "AGB-nnnnnnnn" -> "nnnnnnnn" */
@@ -228,7 +411,7 @@ static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
 {
 	struct tls_peer peer;
 	const char *why = NULL, *sub;
-	char *existing;
+	char *existing, state[16];
 
 	*answered = true;
 	if (!tls_peer_get(c, &peer, &why))
@@ -247,12 +430,13 @@ static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
 			    "X-IZA-Submission: 1 to 79 characters");
 		snprintf(u->submission, sizeof(u->submission), "%s", sub);
 		pthread_mutex_lock(&in->mu);
-		existing = batch_get(in, "source = ?1 AND submission = ?2",
-				     u->source, u->submission);
+		existing =
+		    batch_get_state(in, "source = ?1 AND submission = ?2",
+				    u->source, u->submission, state);
 		pthread_mutex_unlock(&in->mu);
 		if (existing)
-			return send_text(c, MHD_HTTP_OK, "application/json",
-					 existing, NULL);
+			return send_batch(c, existing, state, MHD_HTTP_OK,
+					  NULL);
 	}
 	snprintf(u->path, sizeof(u->path), "%s/spool-XXXXXX", in->dir);
 	u->fd = mkstemp(u->path);
@@ -263,6 +447,41 @@ static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
 	}
 	*answered = false;
 	return MHD_YES;
+}
+
+/* $import: the complete body becomes a queued batch for the worker; the
+ * answer is 202 with the batch to poll. */
+static enum MHD_Result queue_upload(struct intake *in, struct MHD_Connection *c,
+				    struct upload *u, const char *id,
+				    const char *location)
+{
+	char path[1100], *answer = NULL;
+	json_t *empty = json_object();
+	int rc;
+
+	queued_path(in, id, path);
+	if (rename(u->path, path) != 0) {
+		json_decref(empty);
+		drop_spool(u);
+		return https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     "exception", "cannot queue the upload");
+	}
+	u->path[0] = '\0';
+	pthread_mutex_lock(&in->mu);
+	rc = batch_put(in, id, u, "queued", empty, NULL);
+	if (rc == 0) {
+		answer =
+		    batch_get(in, "id = ?1 AND source = ?2", id, u->source);
+		pthread_cond_signal(&in->work);
+	}
+	pthread_mutex_unlock(&in->mu);
+	json_decref(empty);
+	if (!answer) {
+		unlink(path);
+		return https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     "exception", "the batch was not recorded");
+	}
+	return send_batch(c, answer, "queued", MHD_HTTP_ACCEPTED, location);
 }
 
 static enum MHD_Result finish_upload(struct intake *in,
@@ -293,9 +512,14 @@ static enum MHD_Result finish_upload(struct intake *in,
 	}
 	u->fd = -1;
 	new_id(id);
+	snprintf(location, sizeof(location), "/batches/%s", id);
+	if (u->async)
+		return queue_upload(in, c, u, id, location);
 	memset(&sum, 0, sizeof(sum));
-	pthread_mutex_lock(&in->mu);
+	pthread_mutex_lock(&in->ingest_mu);
 	rc = in->ingest(in->ctx, u->source, u->path, u->format, &sum, &err);
+	pthread_mutex_unlock(&in->ingest_mu);
+	pthread_mutex_lock(&in->mu);
 	if (rc == 0)
 		result = summary_json(&sum);
 	else
@@ -311,7 +535,6 @@ static enum MHD_Result finish_upload(struct intake *in,
 	if (!answer)
 		return https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				     "exception", "the batch was not recorded");
-	snprintf(location, sizeof(location), "/batches/%s", id);
 	if (rc) {
 		free(answer);
 		return https_outcome(c, MHD_HTTP_UNPROCESSABLE_CONTENT,
@@ -329,7 +552,7 @@ static enum MHD_Result get_batch(struct intake *in, struct MHD_Connection *c,
 {
 	struct tls_peer peer;
 	const char *why = NULL;
-	char source[16], *answer;
+	char source[16], state[16], *answer;
 
 	if (!tls_peer_get(c, &peer, &why))
 		return https_outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
@@ -338,12 +561,13 @@ static enum MHD_Result get_batch(struct intake *in, struct MHD_Connection *c,
 				     "the certificate names no AGB code");
 	pthread_mutex_lock(&in->mu);
 	/* another source's batch does not exist for this one */
-	answer = batch_get(in, "id = ?1 AND source = ?2", id, source);
+	answer =
+	    batch_get_state(in, "id = ?1 AND source = ?2", id, source, state);
 	pthread_mutex_unlock(&in->mu);
 	if (!answer)
 		return https_outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
 				     "no such batch");
-	return send_text(c, MHD_HTTP_OK, "application/json", answer, NULL);
+	return send_batch(c, answer, state, MHD_HTTP_OK, NULL);
 }
 
 /* rows of sql (label values..., count) as lines "name{labels} count" */
@@ -457,6 +681,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			return MHD_NO;
 		u->fd = -1;
 		*con_cls = u;
+		u->async = routes[i].async;
 		rc = begin_upload(in, c, u, routes[i].format, &answered);
 		return rc;
 	}
@@ -514,7 +739,18 @@ void intake_stop(struct intake *in)
 	if (!in)
 		return;
 	https_stop(&in->srv);
+	if (in->worker_started) {
+		/* the batch being ingested is finished; the queued ones wait
+		 * for the next start */
+		pthread_mutex_lock(&in->mu);
+		in->stop = true;
+		pthread_cond_signal(&in->work);
+		pthread_mutex_unlock(&in->mu);
+		pthread_join(in->worker, NULL);
+	}
 	sqlite3_close(in->db);
+	pthread_cond_destroy(&in->work);
+	pthread_mutex_destroy(&in->ingest_mu);
 	pthread_mutex_destroy(&in->mu);
 	free(in);
 }
@@ -535,6 +771,8 @@ int intake_start(const struct intake_config *c, struct intake **out,
 	if (!in)
 		return -IZA_ENOMEM;
 	pthread_mutex_init(&in->mu, NULL);
+	pthread_mutex_init(&in->ingest_mu, NULL);
+	pthread_cond_init(&in->work, NULL);
 	in->ingest = c->ingest;
 	in->metrics = c->metrics;
 	in->ctx = c->ctx;
@@ -558,6 +796,13 @@ int intake_start(const struct intake_config *c, struct intake **out,
 	 * harmlessly when it is there) */
 	sqlite3_exec(in->db, "ALTER TABLE batches ADD COLUMN quarantine TEXT",
 		     NULL, NULL, NULL);
+	recover_queue(in);
+	if (pthread_create(&in->worker, NULL, worker_main, in) != 0) {
+		intake_stop(in);
+		return iza_error_set(err, -IZA_ENOMEM, NULL, 0, "intake",
+				     "cannot start the import worker");
+	}
+	in->worker_started = true;
 	memset(&hc, 0, sizeof(hc));
 	hc.bind = c->bind;
 	hc.port = c->port;

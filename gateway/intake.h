@@ -7,6 +7,9 @@
  * only ever submit as itself (there is no source in the URL).  Routes:
  *
  *   POST /ndjson   FHIR NDJSON (any resource types, Bulk Data style)
+ *   POST /fhir/$import  the same, answered 202 + Content-Location at once
+ *                  and ingested by a worker in arrival order; GET of the
+ *                  batch answers 202 with X-Progress until it is done
  *   POST /fhir     one FHIR Bundle
  *   POST /hl7v2    HL7 v2 messages, XML encoding or ER7 text
  *   POST /cda      CDA R2 documents

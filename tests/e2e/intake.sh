@@ -7,7 +7,8 @@
 # sending source only; a repeated submission id stores nothing; a client
 # without a certificate, of a foreign CA or without an AGB code is refused;
 # a client that disconnects mid-upload leaves nothing; uploads from 8
-# clients at once all arrive; izagw replay of a batch after a mapping fix
+# clients at once all arrive; POST /fhir/$import answers 202 and is
+# polled to 200; izagw replay of a batch after a mapping fix
 # stores what the fix mends and quarantines the rest again.
 source "$(dirname "$0")/lib.bash"
 : "${IZAGEN:?IZAGEN must point at the izagen binary}"
@@ -75,6 +76,26 @@ n_before=$(sqlite3 "$d/izagw-data/events.db" "SELECT count(*) FROM batches")
 post "provider-$hosp" /ndjson "$ex/hospital/Encounter.ndjson" -H "X-IZA-Submission: hosp-e-1" >"$E2E_TMP/b3.json"
 expect_eq "a repeated submission: 200 with the first batch" "200 $b2" "$(cat "$E2E_TMP/code") $(jq -r .id "$E2E_TMP/b3.json")"
 expect_eq "  and no new store batch" "$n_before" "$(sqlite3 "$d/izagw-data/events.db" "SELECT count(*) FROM batches")"
+
+# FHIR Bulk Data style: POST /fhir/$import answers 202 with the batch to
+# poll (202 with X-Progress while queued or ingesting, then 200)
+sed -n 100,199p "$ex/gp/Encounter.ndjson" >"$E2E_TMP/import.ndjson"
+curl -s -D "$E2E_TMP/imp.h" --max-time 60 --cacert "$pki/ca.pem" --cert "$pki/provider-$gp-chain.pem" --key "$pki/provider-$gp.key" \
+	-H "X-IZA-Submission: import-1" --data-binary @"$E2E_TMP/import.ndjson" "$url/fhir/\$import" >"$E2E_TMP/imp.json"
+expect_eq "\$import: 202 Accepted" 202 "$(head -1 "$E2E_TMP/imp.h" | awk '{print $2}')"
+loc=$(grep -i '^content-location:' "$E2E_TMP/imp.h" | tr -d '\r' | awk '{print $2}')
+expect_eq "  Content-Location is the batch" "/batches/$(jq -r .id "$E2E_TMP/imp.json")" "$loc"
+st=202
+for _ in $(seq 1 100); do
+	st=$(curl -s -o "$E2E_TMP/poll.json" -w '%{http_code}' --max-time 10 --cacert "$pki/ca.pem" --cert "$pki/provider-$gp-chain.pem" --key "$pki/provider-$gp.key" "$url$loc")
+	[ "$st" = 202 ] || break
+	sleep 0.1
+done
+expect_eq "  polled until 200: stored" "200 stored" "$st $(jq -r .state "$E2E_TMP/poll.json")"
+expect_eq "  every line read" "$(wc -l <"$E2E_TMP/import.ndjson")" "$(jq -r .result.records "$E2E_TMP/poll.json")"
+curl -s -o /dev/null -D "$E2E_TMP/imp2.h" --max-time 60 --cacert "$pki/ca.pem" --cert "$pki/provider-$gp-chain.pem" --key "$pki/provider-$gp.key" \
+	-H "X-IZA-Submission: import-1" --data-binary @"$E2E_TMP/import.ndjson" "$url/fhir/\$import"
+expect_eq "  the same submission again: 200, nothing new" "200 1" "$(head -1 "$E2E_TMP/imp2.h" | awk '{print $2}') $(sqlite3 "$d/izagw-data/intake/intake.db" "SELECT count(*) FROM batches WHERE submission = 'import-1'")"
 
 # refusals
 expect_eq "no client certificate: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$pki/ca.pem" --data-binary @"$ex/gp/Patient.ndjson" "$url/ndjson")"
