@@ -1,7 +1,8 @@
 /* test_outbox.c - the durable outbox (gateway/outbox.c): queue, order,
  * due times, retries, definitive failures, statistics, the same report
  * twice and another report under a used id, persistence across reopening,
- * and the backoff schedule (exponential, jittered, capped, Retry-After). */
+ * the backoff schedule (exponential, jittered, capped, Retry-After), and
+ * the scheduler's closings (one report per period). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,76 @@ START_TEST(backoff_schedule)
 }
 END_TEST
 
+static int count_closings(void *ctx, const struct outbox_closing *c)
+{
+	struct outbox_closing *last = ctx;
+
+	*last = *c; /* the last one seen */
+	return 0;
+}
+
+/* Closings: a period is closed by exactly one report, queued in the same
+ * transaction; a second closing of it queues nothing; failures are counted
+ * until the period closes. */
+START_TEST(closings_once)
+{
+	struct iza_error err = {0};
+	struct outbox *ob = open_ob();
+	struct outbox_closing seen;
+	struct outbox_stats st;
+	char id[80] = "";
+	int64_t at = 0;
+
+	ck_assert_int_eq(
+	    outbox_closing(ob, "2026-Q3", id, sizeof(id), &at, &err), 0);
+	ck_assert_int_eq(
+	    outbox_closing_failed(ob, "2026-Q3", "budget", 100, &err), 0);
+	ck_assert_int_eq(
+	    outbox_closing_failed(ob, "2026-Q3", "budget again", 160, &err), 0);
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(outbox_closings(ob, count_closings, &seen, &err), 0);
+	ck_assert_str_eq(seen.period, "2026-Q3");
+	ck_assert_str_eq(seen.report_id, "");
+	ck_assert_int_eq(seen.failures, 2);
+	ck_assert_int_eq(seen.failed_at, 160);
+	ck_assert_str_eq(seen.last_error, "budget again");
+
+	ck_assert_msg(outbox_enqueue_closing(ob, "r-1", "ZK02", "plan-a",
+					     "2026-Q3", "{}", 2, "h..s", 200,
+					     &err) == 0,
+		      "%s", err.text);
+	ck_assert_int_eq(
+	    outbox_closing(ob, "2026-Q3", id, sizeof(id), &at, &err), 1);
+	ck_assert_str_eq(id, "r-1");
+	ck_assert_int_eq(at, 200);
+	/* a second report for the closed period: refused, nothing queued */
+	ck_assert_int_eq(outbox_enqueue_closing(ob, "r-2", "ZK02", "plan-a",
+						"2026-Q3", "{}", 2, "h..s", 300,
+						&err),
+			 -IZA_EEXISTS);
+	ck_assert_ptr_nonnull(strstr(err.text, "r-1"));
+	ck_assert_int_eq(outbox_stats(ob, &st, &err), 0);
+	ck_assert_int_eq(st.queued, 1);
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(outbox_closings(ob, count_closings, &seen, &err), 0);
+	ck_assert_str_eq(seen.report_id, "r-1");
+	ck_assert_int_eq(seen.failures, 0); /* cleared by the closing */
+	ck_assert_int_eq(seen.state, OUTBOX_QUEUED);
+	ck_assert_int_eq(outbox_mark_sent(ob, "r-1", 201, 400, &err), 0);
+	ck_assert_int_eq(outbox_closings(ob, count_closings, &seen, &err), 0);
+	ck_assert_int_eq(seen.state, OUTBOX_SENT);
+	ck_assert_int_eq(seen.sent_at, 400);
+	outbox_close(ob);
+	/* and after reopening */
+	ob = open_ob();
+	ck_assert_int_eq(
+	    outbox_closing(ob, "2026-Q3", id, sizeof(id), NULL, &err), 1);
+	ck_assert_int_eq(
+	    outbox_closing(ob, "2026-Q4", id, sizeof(id), NULL, &err), 0);
+	outbox_close(ob);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("outbox");
@@ -166,6 +237,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, queue_order_and_states);
 	tcase_add_test(tc, persists_across_reopen);
 	tcase_add_test(tc, backoff_schedule);
+	tcase_add_test(tc, closings_once);
 	suite_add_tcase(s, tc);
 	return s;
 }
