@@ -11,12 +11,17 @@
  *    log itself (state queued, the spool file queued-ID), so it survives a
  *    restart: a batch cut off mid-ingest was rolled back and is queued
  *    again.
+ *  - Every upload reserves its row in the batch log (state receiving) when
+ *    it starts, in the same critical section as the check for an earlier
+ *    submission with its X-IZA-Submission: the same submission on two
+ *    connections at once is stored once (the second one gets 409).
  *  - The body goes to a spool file (mode 0600) as it arrives and is ingested
  *    when complete; the adapters read it like any file, so an upload is
  *    exactly what `izagw ingest` of the same bytes would store.
  */
 #include "intake.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -60,7 +65,9 @@ struct upload {
 	uint64_t bytes;
 	bool too_big, failed_write;
 	const char *format;
-	bool async; /* $import: 202 now, ingested by the worker */
+	bool async;    /* $import: 202 now, ingested by the worker */
+	bool reserved; /* its row is in the batch log (state receiving) */
+	char id[37];
 	char source[16], submission[80];
 };
 
@@ -187,8 +194,9 @@ static enum MHD_Result send_batch(struct MHD_Connection *c, char *answer,
 				  const char *state, unsigned done_status,
 				  const char *location)
 {
-	bool pending =
-	    strcmp(state, "queued") == 0 || strcmp(state, "ingesting") == 0;
+	bool pending = strcmp(state, "receiving") == 0 ||
+		       strcmp(state, "queued") == 0 ||
+		       strcmp(state, "ingesting") == 0;
 	const char *const h[] = {"Content-Location",
 				 location ? location : "",
 				 "X-Progress",
@@ -241,12 +249,13 @@ static int batch_put(struct intake *in, const char *id, const struct upload *u,
 	return rc;
 }
 
-/* The outcome of a queued batch. */
-static void batch_update(struct intake *in, const char *id, const char *state,
-			 json_t *result, const char *quarantine)
+/* A batch's new state (and result and quarantine file, when given). */
+static int batch_update(struct intake *in, const char *id, const char *state,
+			json_t *result, const char *quarantine)
 {
 	sqlite3_stmt *s = NULL;
 	char *text = result ? json_dumps(result, JSON_COMPACT) : NULL;
+	int rc = -IZA_ESTORE;
 
 	if (sqlite3_prepare_v2(in->db,
 			       "UPDATE batches SET state = ?2, result = "
@@ -264,10 +273,27 @@ static void batch_update(struct intake *in, const char *id, const char *state,
 					  SQLITE_TRANSIENT);
 		else
 			sqlite3_bind_null(s, 4);
-		sqlite3_step(s);
+		if (sqlite3_step(s) == SQLITE_DONE)
+			rc = 0;
 	}
 	sqlite3_finalize(s);
 	free(text);
+	return rc;
+}
+
+/* A reservation whose upload never completed: gone, as if never sent. */
+static void batch_drop(struct intake *in, const char *id)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(in->db,
+			       "DELETE FROM batches WHERE id = ?1 AND state = "
+			       "'receiving'",
+			       -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+		sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
 }
 
 /* ---- the $import worker ---- */
@@ -351,6 +377,21 @@ static void recover_queue(struct intake *in)
 {
 	sqlite3_stmt *s = NULL;
 	char path[1100];
+	DIR *d;
+	struct dirent *e;
+
+	/* uploads cut off by the stop: never stored, never answered */
+	sqlite3_exec(in->db, "DELETE FROM batches WHERE state = 'receiving'",
+		     NULL, NULL, NULL);
+	d = opendir(in->dir);
+	while (d && (e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, "spool-", 6) == 0) {
+			snprintf(path, sizeof(path), "%s/%s", in->dir,
+				 e->d_name);
+			unlink(path);
+		}
+	if (d)
+		closedir(d);
 
 	sqlite3_exec(in->db,
 		     "UPDATE batches SET state = 'queued' WHERE state = "
@@ -429,15 +470,35 @@ static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
 			    c, MHD_HTTP_BAD_REQUEST, "invalid",
 			    "X-IZA-Submission: 1 to 79 characters");
 		snprintf(u->submission, sizeof(u->submission), "%s", sub);
-		pthread_mutex_lock(&in->mu);
-		existing =
-		    batch_get_state(in, "source = ?1 AND submission = ?2",
-				    u->source, u->submission, state);
-		pthread_mutex_unlock(&in->mu);
-		if (existing)
-			return send_batch(c, existing, state, MHD_HTTP_OK,
-					  NULL);
 	}
+	/* the check for an earlier submission and the reservation of this
+	 * one are one step, so two connections sending the same submission
+	 * at once cannot both store it */
+	new_id(u->id);
+	pthread_mutex_lock(&in->mu);
+	existing = u->submission[0]
+		       ? batch_get_state(in, "source = ?1 AND submission = ?2",
+					 u->source, u->submission, state)
+		       : NULL;
+	if (!existing) {
+		json_t *empty = json_object();
+
+		u->reserved =
+		    batch_put(in, u->id, u, "receiving", empty, NULL) == 0;
+		json_decref(empty);
+	}
+	pthread_mutex_unlock(&in->mu);
+	if (existing && strcmp(state, "receiving") == 0) {
+		free(existing);
+		return https_outcome(c, MHD_HTTP_CONFLICT, "conflict",
+				     "this submission is being received on "
+				     "another connection");
+	}
+	if (existing)
+		return send_batch(c, existing, state, MHD_HTTP_OK, NULL);
+	if (!u->reserved)
+		return https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     "exception", "cannot record the batch");
 	snprintf(u->path, sizeof(u->path), "%s/spool-XXXXXX", in->dir);
 	u->fd = mkstemp(u->path);
 	if (u->fd < 0) {
@@ -468,7 +529,8 @@ static enum MHD_Result queue_upload(struct intake *in, struct MHD_Connection *c,
 	}
 	u->path[0] = '\0';
 	pthread_mutex_lock(&in->mu);
-	rc = batch_put(in, id, u, "queued", empty, NULL);
+	rc = batch_update(in, id, "queued", empty, NULL);
+	u->reserved = false; /* the row is the queue's now */
 	if (rc == 0) {
 		answer =
 		    batch_get(in, "id = ?1 AND source = ?2", id, u->source);
@@ -511,7 +573,7 @@ static enum MHD_Result finish_upload(struct intake *in,
 				     "exception", "cannot spool the upload");
 	}
 	u->fd = -1;
-	new_id(id);
+	snprintf(id, sizeof(id), "%s", u->id);
 	snprintf(location, sizeof(location), "/batches/%s", id);
 	if (u->async)
 		return queue_upload(in, c, u, id, location);
@@ -525,9 +587,10 @@ static enum MHD_Result finish_upload(struct intake *in,
 	else
 		result = json_pack("{s:s}", "error",
 				   err.text[0] ? err.text : "ingest failed");
-	if (batch_put(in, id, u, rc == 0 ? "stored" : "failed", result,
-		      rc == 0 ? sum.quarantine_file : NULL) != 0)
+	if (batch_update(in, id, rc == 0 ? "stored" : "failed", result,
+			 rc == 0 ? sum.quarantine_file : NULL) != 0)
 		rc = rc ? rc : -IZA_ESTORE;
+	u->reserved = false; /* recorded: it stands */
 	answer = batch_get(in, "id = ?1 AND source = ?2", id, u->source);
 	pthread_mutex_unlock(&in->mu);
 	json_decref(result);
@@ -719,14 +782,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
+	struct intake *in = cls;
 	struct upload *u = *con_cls;
 
-	(void)cls;
 	(void)c;
 	(void)toe;
 	if (u) {
-		/* a connection that ended mid-upload leaves nothing behind */
+		/* a connection that ended mid-upload (or an upload refused
+		 * at its end) leaves nothing behind */
 		drop_spool(u);
+		if (u->reserved) {
+			pthread_mutex_lock(&in->mu);
+			batch_drop(in, u->id);
+			pthread_mutex_unlock(&in->mu);
+		}
 		free(u);
 	}
 	*con_cls = NULL;

@@ -8,7 +8,7 @@
 # without a certificate, of a foreign CA or without an AGB code is refused;
 # a client that disconnects mid-upload leaves nothing; uploads from 8
 # clients at once all arrive; POST /fhir/$import answers 202 and is
-# polled to 200; izagw replay of a batch after a mapping fix
+# polled to 200; the same submission twice at once is stored once; izagw replay of a batch after a mapping fix
 # stores what the fix mends and quarantines the rest again.
 source "$(dirname "$0")/lib.bash"
 : "${IZAGEN:?IZAGEN must point at the izagen binary}"
@@ -96,6 +96,18 @@ expect_eq "  every line read" "$(wc -l <"$E2E_TMP/import.ndjson")" "$(jq -r .res
 curl -s -o /dev/null -D "$E2E_TMP/imp2.h" --max-time 60 --cacert "$pki/ca.pem" --cert "$pki/provider-$gp-chain.pem" --key "$pki/provider-$gp.key" \
 	-H "X-IZA-Submission: import-1" --data-binary @"$E2E_TMP/import.ndjson" "$url/fhir/\$import"
 expect_eq "  the same submission again: 200, nothing new" "200 1" "$(head -1 "$E2E_TMP/imp2.h" | awk '{print $2}') $(sqlite3 "$d/izagw-data/intake/intake.db" "SELECT count(*) FROM batches WHERE submission = 'import-1'")"
+
+# the same submission on two connections at once: stored once, the other
+# connection is told it is being received (409)
+n_before=$(sqlite3 "$d/izagw-data/events.db" "SELECT count(*) FROM batches")
+for k in 1 2; do
+	(curl -s --max-time 60 --limit-rate 20k --cacert "$pki/ca.pem" --cert "$pki/provider-$gp-chain.pem" --key "$pki/provider-$gp.key" \
+		-o /dev/null -w '%{http_code}\n' -H "X-IZA-Submission: twice-1" --data-binary @"$E2E_TMP/import.ndjson" "$url/ndjson" >>"$E2E_TMP/twice") &
+done
+wait $(jobs -p | grep -v "^$srv$") 2>/dev/null || true
+expect_eq "the same submission twice at once: 201 and 409" "201 409" "$(sort "$E2E_TMP/twice" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "  one store batch" "$((n_before + 1))" "$(sqlite3 "$d/izagw-data/events.db" "SELECT count(*) FROM batches")"
+expect_eq "  one batch in the log" 1 "$(sqlite3 "$d/izagw-data/intake/intake.db" "SELECT count(*) FROM batches WHERE submission = 'twice-1'")"
 
 # refusals
 expect_eq "no client certificate: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$pki/ca.pem" --data-binary @"$ex/gp/Patient.ndjson" "$url/ndjson")"

@@ -5,8 +5,10 @@
  * json_loadb(JSON_DECODE_ANY); the harness aborts if they disagree on
  * accept/reject or, when both accept, on the tree (types, member order with
  * jansson's first-position/last-value rule for duplicates, string bytes,
- * number values).  One parser is reused across inputs, as in production, so
- * arena reuse is fuzzed too.  Replayed over corpus/json_dom/ by ctest.
+ * number values).  What jdom_write() makes of an accepted tree must load
+ * as the same document and write again to the same bytes.  One parser is
+ * reused across inputs, as in production, so arena reuse is fuzzed too.
+ * Replayed over corpus/json_dom/ by ctest.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -108,6 +110,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0 && !same(j, root)) {
 		fprintf(stderr, "json_dom: trees differ from jansson's\n");
 		abort();
+	}
+	if (rc == 0) {
+		/* the writer: what it writes is the same document, and
+		 * writing that again gives the same bytes */
+		char *w1 = NULL, *w2 = NULL;
+		size_t n1 = 0, n2 = 0;
+		json_t *back;
+
+		if (jdom_write(root, &w1, &n1) != 0)
+			abort();
+		back = json_loadb(w1, n1, JSON_DECODE_ANY, &jerr);
+		if (!back || !json_equal(back, j)) {
+			fprintf(stderr, "json_dom: written text differs\n");
+			abort();
+		}
+		json_decref(back);
+		if (jdom_parse(p, w1, n1, &root, &err) != 0 ||
+		    jdom_write(root, &w2, &n2) != 0 || n1 != n2 ||
+		    memcmp(w1, w2, n1) != 0) {
+			fprintf(stderr, "json_dom: writing is not stable\n");
+			abort();
+		}
+		free(w1);
+		free(w2);
 	}
 	if (rc != 0 && (err.code != rc || !strstr(err.text, "at byte ")) &&
 	    rc != -IZA_ETOOBIG) {
