@@ -46,6 +46,7 @@ struct intake {
 	struct https_server srv;
 	char dir[1024];
 	sqlite3 *db;
+	char quarantine_dir[1024]; /* "" none */
 	pthread_mutex_t mu;	   /* intake.db */
 	pthread_mutex_t ingest_mu; /* one ingest at a time */
 	/* the $import worker: queued batches, one after the other */
@@ -141,6 +142,52 @@ static json_t *summary_json(const struct ingest_summary *s)
 	    "bytes", (json_int_t)s->bytes, "sha256", s->sha256);
 }
 
+/* The first INTAKE_QUARANTINE_LIST quarantined records of a batch, by
+ * position and reason only (the file also keeps the records themselves:
+ * those never leave the region's data directory). */
+static json_t *quarantine_list(const struct intake *in, const char *qfile,
+			       bool *truncated)
+{
+	json_t *list = json_array();
+	char path[1200], *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	*truncated = false;
+	if (!in->quarantine_dir[0] || !qfile || !qfile[0] || !list)
+		return list;
+	snprintf(path, sizeof(path), "%s/%s", in->quarantine_dir, qfile);
+	f = fopen(path, "r");
+	if (!f) { /* replayed since: the file kept its records */
+		snprintf(path, sizeof(path), "%s/%s.replayed",
+			 in->quarantine_dir, qfile);
+		f = fopen(path, "r");
+	}
+	while (f && getline(&line, &cap, f) > 0) {
+		json_t *q = json_loads(line, 0, NULL);
+
+		if (json_array_size(list) == INTAKE_QUARANTINE_LIST) {
+			*truncated = true;
+			json_decref(q);
+			break;
+		}
+		if (json_is_object(q))
+			json_array_append_new(
+			    list,
+			    json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?}", "line",
+				      json_object_get(q, "line"), "entry",
+				      json_object_get(q, "entry"), "reason",
+				      json_object_get(q, "reason"), "field",
+				      json_object_get(q, "field"), "text",
+				      json_object_get(q, "text")));
+		json_decref(q);
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	return list;
+}
+
 /* The stored batch as its JSON answer (and its state, 16 bytes, when
  * state is not NULL), or NULL when there is none. */
 static char *batch_get_state(struct intake *in, const char *where,
@@ -152,7 +199,7 @@ static char *batch_get_state(struct intake *in, const char *where,
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, source, submission, format, received, state, "
-		 "result FROM batches WHERE %s",
+		 "result, quarantine FROM batches WHERE %s",
 		 where);
 	if (sqlite3_prepare_v2(in->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return NULL;
@@ -170,6 +217,20 @@ static char *batch_get_state(struct intake *in, const char *where,
 		    "received", (json_int_t)sqlite3_column_int64(s, 4), "state",
 		    (const char *)sqlite3_column_text(s, 5), "result",
 		    res ? res : json_null());
+		bool more = false;
+
+		if (json_is_object(res) &&
+		    json_integer_value(json_object_get(res, "quarantined"))) {
+			json_object_set_new(
+			    res, "quarantined_records",
+			    quarantine_list(
+				in, (const char *)sqlite3_column_text(s, 7),
+				&more));
+			if (more)
+				json_object_set_new(
+				    res, "quarantined_records_truncated",
+				    json_true());
+		}
 
 		out = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		json_decref(o);
@@ -687,6 +748,13 @@ static enum MHD_Result get_metrics(struct intake *in, struct MHD_Connection *c)
 	    "Records read from uploads, per source.", by_source,
 	    "SELECT source, sum(json_extract(result, '$.records')) "
 	    "FROM batches WHERE state = 'stored' GROUP BY 1 ORDER BY 1");
+	metric_rows(
+	    f, in->db, "izagw_intake_records_accepted",
+	    "Records of uploads that were not quarantined, per source.",
+	    by_source,
+	    "SELECT source, sum(json_extract(result, '$.records') - "
+	    "json_extract(result, '$.quarantined')) FROM batches WHERE state "
+	    "= 'stored' GROUP BY 1 ORDER BY 1");
 	metric_rows(f, in->db, "izagw_intake_quarantined",
 		    "Records quarantined from uploads, per source and reason.",
 		    by_reason,
@@ -847,6 +915,8 @@ int intake_start(const struct intake_config *c, struct intake **out,
 	in->ctx = c->ctx;
 	in->max_body = c->max_body ? c->max_body : INTAKE_MAX_BODY;
 	snprintf(in->dir, sizeof(in->dir), "%s", c->dir);
+	snprintf(in->quarantine_dir, sizeof(in->quarantine_dir), "%s",
+		 c->quarantine_dir ? c->quarantine_dir : "");
 	if (mkdir(in->dir, 0700) != 0 && errno != EEXIST) {
 		intake_stop(in);
 		return iza_error_set(err, -IZA_EIO, c->dir, 0, NULL,

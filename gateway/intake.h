@@ -41,6 +41,8 @@
 #include "iza_error.h"
 
 #define INTAKE_MAX_BODY ((uint64_t)8 << 30) /* 8 GiB */
+/* quarantined records listed in a batch answer, at most */
+#define INTAKE_QUARANTINE_LIST 1000
 
 /* Ingest the file at path for source (AGB code) with an adapter format;
  * called one at a time, from the service's threads. */
@@ -56,7 +58,10 @@ struct intake_config {
 	int port;			/* 0: any free port (intake_port) */
 	const char *cert_pem, *key_pem; /* the service's certificate chain */
 	const char *ca_pem;		/* the providers' CA */
-	const char *dir;   /* spool files and intake.db go here (0700) */
+	const char *dir; /* spool files and intake.db go here (0700) */
+	/* where the ingests keep quarantined records (ingest.h), for the
+	 * batches' lists of them; NULL: no lists */
+	const char *quarantine_dir;
 	uint64_t max_body; /* 0: INTAKE_MAX_BODY */
 	intake_ingest_fn ingest;
 	intake_metrics_fn metrics; /* may be NULL */

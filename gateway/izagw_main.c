@@ -843,6 +843,7 @@ static int cmd_serve(struct gw *g, int argc, char **argv)
 	ic.key_pem = g->cfg->intake_key;
 	ic.ca_pem = g->cfg->intake_ca;
 	ic.dir = dir;
+	ic.quarantine_dir = g->cfg->quarantine_dir;
 	ic.ingest = serve_ingest;
 	ic.metrics = serve_metrics;
 	ic.ctx = &sv;

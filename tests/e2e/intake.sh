@@ -69,6 +69,11 @@ done
 curl -s --max-time 10 --cacert "$pki/ca.pem" --cert "$pki/provider-$hosp-chain.pem" --key "$pki/provider-$hosp.key" "$url/batches/$b2" >"$E2E_TMP/got.json"
 expect_eq "GET /batches/{id}" "$b2 stored" "$(jq -r '"\(.id) \(.state)"' "$E2E_TMP/got.json")"
 expect_eq "  quarantine by reason, counts only" "$cli_q" "$(jq '[.result.quarantined_by_reason[]] | add // 0' "$E2E_TMP/got.json")"
+# every quarantined record by line and reason (as izagw ingest's quarantine
+# file has them), never the record itself
+want=$(cat "$d2"/izagw-data/quarantine/batch-*.ndjson | jq -r 'select(.file | endswith("hospital/Encounter.ndjson")) | "\(.line) \(.reason)"' | sort)
+expect_eq "  quarantined records: line and reason, as izagw ingest's" "$want" "$(jq -r '.result.quarantined_records[] | "\(.line) \(.reason)"' "$E2E_TMP/got.json" | sort)"
+expect_eq "  and no record text in the answer" 0 "$(jq '[.result.quarantined_records[] | select(has("record"))] | length' "$E2E_TMP/got.json")"
 expect_eq "another source's batch does not exist" 404 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$pki/ca.pem" --cert "$pki/provider-$gp-chain.pem" --key "$pki/provider-$gp.key" "$url/batches/$b2")"
 
 # idempotency: the same submission again stores nothing and answers the first batch
@@ -135,6 +140,7 @@ expect_eq "  8 batches recorded" 8 "$(sqlite3 "$d/izagw-data/intake/intake.db" "
 # metrics for the region's monitoring: counts only
 curl -s --max-time 10 --cacert "$pki/ca.pem" --cert "$pki/provider-$gp-chain.pem" --key "$pki/provider-$gp.key" "$url/metrics" >"$E2E_TMP/metrics.txt"
 expect_eq "metrics: stored batches of the hospital" "izagw_intake_batches{source=\"$hosp\",state=\"stored\"} 2" "$(grep "^izagw_intake_batches{source=\"$hosp\"" "$E2E_TMP/metrics.txt")"
+expect_eq "metrics: the hospital's records accepted = read - quarantined" "$(($(jq -r .result.records "$E2E_TMP/b1.json") + $(jq -r .result.records "$E2E_TMP/b2.json") - cli_q))" "$(grep "^izagw_intake_records_accepted{source=\"$hosp\"}" "$E2E_TMP/metrics.txt" | awk '{print $2}')"
 expect_eq "metrics: quarantined by reason add up to the batch's" "$cli_q" "$(grep "^izagw_intake_quarantined{source=\"$hosp\"" "$E2E_TMP/metrics.txt" | awk '{s += $2} END {print s + 0}')"
 expect_eq "metrics: the outbox (no upload configured)" 'izagw_outbox_reports{state="queued"} 0' "$(grep '^izagw_outbox_reports{state="queued"}' "$E2E_TMP/metrics.txt")"
 expect_eq "metrics without a certificate: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$pki/ca.pem" "$url/metrics")"
