@@ -474,7 +474,7 @@ static int cda_run(struct input *in, const struct adapter_limits *lim,
 	xml_reader_free(st.xr);
 	if (rc == DOC_FATAL || rc == DOC_REFUSED)
 		rc = 0;
-	if (rc == -IZA_EIO || rc == -IZA_ENOMEM)
+	if ((rc == -IZA_EIO || rc == -IZA_ENOMEM) && !(err && err->code))
 		return iza_error_set(err, rc, input_name(in), st.line, NULL,
 				     "%s while reading the CDA input",
 				     rc == -IZA_EIO ? "read error"

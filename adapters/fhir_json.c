@@ -116,7 +116,9 @@ static int ndjson_run(struct input *in, const struct adapter_limits *lim,
 			break;
 	}
 	jdom_parser_free(p);
-	if (rc < 0 && rc == -IZA_EIO)
+	/* an error the sink reported (say its quarantine file could not be
+	 * written) keeps its own message */
+	if (rc == -IZA_EIO && !(err && err->code))
 		return iza_error_set(err, rc, input_name(in), 0, NULL,
 				     "read error");
 	return rc < 0 ? rc : 0;

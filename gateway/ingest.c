@@ -70,10 +70,13 @@ static FILE *open_quarantine(const char *dir, char name[INGEST_QFILE_MAX],
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	f = fd >= 0 ? fdopen(fd, "a") : NULL;
 	if (!f) {
+		int e = errno;
+
 		if (fd >= 0)
 			close(fd);
 		iza_error_set(err, -IZA_EIO, path, 0, NULL,
-			      "cannot create quarantine file");
+			      "cannot create the quarantine file: %s",
+			      strerror(e));
 	}
 	return f;
 }
@@ -109,8 +112,12 @@ static int keep_quarantined(struct run *r, long line, long entry,
 	if (raw && rawlen)
 		json_object_set_new(o, "record", json_stringn(raw, rawlen));
 	txt = json_dumps(o, JSON_COMPACT);
-	if (!txt || fprintf(r->qfile, "%s\n", txt) < 0)
-		rc = -IZA_EIO;
+	if (!txt)
+		rc = -IZA_ENOMEM;
+	else if (fprintf(r->qfile, "%s\n", txt) < 0)
+		rc = iza_error_set(r->err, -IZA_EIO, r->cfg->quarantine_dir, 0,
+				   NULL, "cannot write the quarantine file: %s",
+				   strerror(errno));
 	free(txt);
 	json_decref(o);
 	return rc;

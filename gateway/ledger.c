@@ -27,6 +27,8 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "sqlite_util.h"
+
 #define LEDGER_SCHEMA  1
 #define LEDGER_MAGIC   "iza-ledger/1"
 #define LEDGER_BUSY_MS 5000
@@ -82,8 +84,7 @@ static const char *const budget_sql =
 
 static int db_fail(struct ledger *l, struct iza_error *err, const char *what)
 {
-	return iza_error_set(err, -IZA_ESTORE, l->path, 0, NULL, "%s: %s", what,
-			     l->db ? sqlite3_errmsg(l->db) : "no database");
+	return iza_sqlite_error(err, l->path, l->db, what);
 }
 
 void ledger_close(struct ledger *l)
@@ -101,7 +102,7 @@ int ledger_open(const char *path, bool create, struct ledger **out,
 	struct ledger *l;
 	sqlite3_stmt *s = NULL;
 	int64_t ver = -1;
-	bool fresh = false;
+	bool fresh = false, readonly = false;
 	int rc = 0;
 
 	if (!path || !out)
@@ -129,8 +130,7 @@ int ledger_open(const char *path, bool create, struct ledger **out,
 		free(l);
 		return -IZA_ENOMEM;
 	}
-	if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE, NULL) !=
-	    SQLITE_OK) {
+	if (iza_sqlite_open(path, 0, &l->db, &readonly) != SQLITE_OK) {
 		rc = db_fail(l, err, "cannot open the release ledger");
 		goto out;
 	}

@@ -19,6 +19,8 @@
 
 #include <sqlite3.h>
 
+#include "sqlite_util.h"
+
 #define OUTBOX_BUSY_MS 5000
 
 struct outbox {
@@ -57,9 +59,7 @@ static const char *const schema_sql =
 
 static int db_fail(struct outbox *ob, struct iza_error *err, const char *what)
 {
-	return iza_error_set(err, -IZA_ESTORE, ob->path, 0, NULL, "%s: %s",
-			     what,
-			     ob->db ? sqlite3_errmsg(ob->db) : "no database");
+	return iza_sqlite_error(err, ob->path, ob->db, what);
 }
 
 void outbox_close(struct outbox *ob)
@@ -75,6 +75,7 @@ int outbox_open(const char *path, bool create, struct outbox **out,
 		struct iza_error *err)
 {
 	struct outbox *ob;
+	bool readonly = false;
 	int rc = 0;
 
 	if (!path || !out)
@@ -98,14 +99,31 @@ int outbox_open(const char *path, bool create, struct outbox **out,
 		free(ob);
 		return -IZA_ENOMEM;
 	}
-	if (sqlite3_open_v2(path, &ob->db, SQLITE_OPEN_READWRITE, NULL) !=
-		SQLITE_OK ||
+	if (iza_sqlite_open(path, 0, &ob->db, &readonly) != SQLITE_OK ||
 	    sqlite3_busy_timeout(ob->db, OUTBOX_BUSY_MS) != SQLITE_OK ||
-	    sqlite3_exec(ob->db,
-			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL",
-			 NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(ob->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
+	    (!readonly &&
+	     (sqlite3_exec(
+		  ob->db,
+		  "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL", NULL,
+		  NULL, NULL) != SQLITE_OK ||
+	      sqlite3_exec(ob->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)))
 		rc = db_fail(ob, err, "cannot open the outbox");
+	if (rc == 0 && readonly) {
+		/* read-only, the schema cannot be made: a file without it
+		 * (created, then the disk was full) holds no outbox yet */
+		sqlite3_stmt *s = NULL;
+		bool has = false;
+
+		if (sqlite3_prepare_v2(ob->db,
+				       "SELECT 1 FROM sqlite_master WHERE "
+				       "name = 'reports'",
+				       -1, &s, NULL) == SQLITE_OK)
+			has = sqlite3_step(s) == SQLITE_ROW;
+		sqlite3_finalize(s);
+		if (!has)
+			rc = iza_error_set(err, -IZA_ENOTFOUND, path, 0, NULL,
+					   "no outbox");
+	}
 	if (rc) {
 		outbox_close(ob);
 		return rc;

@@ -60,6 +60,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sqlite_util.h"
+
 #define STORE_APP_ID	0x495a4147 /* "IZAG" in PRAGMA application_id */
 #define STORE_BUSY_MS	5000
 #define STORE_CACHE_KIB 16384 /* page cache: ingest stays < 64 MB RSS */
@@ -301,8 +303,7 @@ struct store {
 
 static int db_error(struct store *st, struct iza_error *err, const char *what)
 {
-	return iza_error_set(err, -IZA_ESTORE, st->path, 0, NULL, "%s: %s",
-			     what, sqlite3_errmsg(st->db));
+	return iza_sqlite_error(err, st->path, st->db, what);
 }
 
 /* A failed write inside a batch leaves it half done: remember, so that
@@ -903,7 +904,8 @@ int store_open(const char *path, bool create, struct store **out,
 	       struct iza_error *err)
 {
 	struct store *st = NULL;
-	bool memory;
+	bool memory, readonly = false;
+	int64_t ver = 0;
 	char sql[64];
 	int ret = 0;
 
@@ -926,10 +928,13 @@ int store_open(const char *path, bool create, struct store **out,
 				    "out of memory opening the store");
 		goto out;
 	}
-	if (sqlite3_open_v2(path, &st->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-				(memory ? SQLITE_OPEN_CREATE : 0),
-			    NULL) != SQLITE_OK) {
+	if ((memory
+		 ? sqlite3_open_v2(path, &st->db,
+				   SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+				       SQLITE_OPEN_CREATE,
+				   NULL)
+		 : iza_sqlite_open(path, SQLITE_OPEN_NOMUTEX, &st->db,
+				   &readonly)) != SQLITE_OK) {
 		if (!st->db) {
 			ret = iza_error_set(err, -IZA_ENOMEM, path, 0, NULL,
 					    "out of memory opening the store");
@@ -943,13 +948,19 @@ int store_open(const char *path, bool create, struct store **out,
 
 	/* The first read of the header: a non-SQLite file fails here. */
 	{
-		int64_t ver;
-
 		ret = query_int(st, "PRAGMA user_version", &ver, err);
 		if (ret) {
-			iza_error_set(err, -IZA_ESTORE, path, 0, NULL,
-				      "not a usable SQLite store: %s",
-				      sqlite3_errmsg(st->db));
+			int code = sqlite3_errcode(st->db) & 0xff;
+
+			/* a file that cannot be read is not (yet) one that
+			 * is not a store */
+			if (code == SQLITE_IOERR || code == SQLITE_FULL ||
+			    code == SQLITE_CANTOPEN || code == SQLITE_BUSY)
+				db_error(st, err, "cannot read the store");
+			else
+				iza_error_set(err, -IZA_ESTORE, path, 0, NULL,
+					      "not a usable SQLite store: %s",
+					      sqlite3_errmsg(st->db));
 			goto out;
 		}
 		/* refuse a foreign or newer database before changing
@@ -963,6 +974,21 @@ int store_open(const char *path, bool create, struct store **out,
 	 * copies a page in from the WAL and later a dirty one out: with a
 	 * 40 MiB cache 8 KiB pages ingested 2M encounters in 43 s against 62 s
 	 * with 16 KiB and 57 s with 4 KiB (bench/INGEST-PROFILE.md). */
+	if (readonly) {
+		/* a read-only data directory: reads only, no pragmas or
+		 * migrations (a store of an older schema cannot be read) */
+		if (ver != STORE_SCHEMA_VERSION)
+			ret = iza_error_set(
+			    err, -IZA_ESTORE, path, 0, NULL,
+			    "store schema version %lld needs a migration, "
+			    "which a read-only data directory does not allow",
+			    (long long)ver);
+		if (ret == 0)
+			ret = prepare_stmts(st, err);
+		if (ret == 0)
+			st->schema_version = STORE_SCHEMA_VERSION;
+		goto out;
+	}
 	ret = exec_sql(st, "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL",
 		       err, "cannot switch to WAL mode");
 	if (ret)
