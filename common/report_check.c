@@ -132,7 +132,29 @@ static int refuse(struct walk *w, const char *path, const char *why)
 			     why);
 }
 
-/* Nine digits passing the BSN 11-test, anywhere in s. */
+/* A UUID (8-4-4-4-12 hexadecimal digits) at s[i], not inside a longer
+ * run of letters and digits. */
+static bool uuid_at(const char *s, size_t n, size_t i)
+{
+	size_t k;
+
+	if (i + 36 > n || (i > 0 && isalnum((unsigned char)s[i - 1])) ||
+	    (i + 36 < n && isalnum((unsigned char)s[i + 36])))
+		return false;
+	for (k = 0; k < 36; k++) {
+		bool dash = k == 8 || k == 13 || k == 18 || k == 23;
+
+		if (dash ? s[i + k] != '-' : !isxdigit((unsigned char)s[i + k]))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Nine digits passing the BSN 11-test, anywhere in s but inside a UUID:
+ * the report's own ids are UUIDs, and one in twenty reports has a UUID
+ * whose last group holds such nine digits by chance.
+ */
 static bool has_bsn(const char *s, size_t n)
 {
 	size_t i, j;
@@ -140,6 +162,10 @@ static bool has_bsn(const char *s, size_t n)
 	for (i = 0; i + 9 <= n; i++) {
 		int sum = 0;
 
+		if (uuid_at(s, n, i)) {
+			i += 35;
+			continue;
+		}
 		if ((i > 0 && isdigit((unsigned char)s[i - 1])) ||
 		    (i + 9 < n && isdigit((unsigned char)s[i + 9])))
 			continue;

@@ -245,33 +245,50 @@ static int check_budget(struct gw *g, const char *const *scopes, int64_t milli)
 	return 0;
 }
 
-/* Record r as a release in the ledger (before it is written anywhere: a
- * release that is recorded but not sent only makes later ones stricter),
- * charging the privacy budget for its noisy KPIs. */
-static int record_release(struct gw *g, const struct kpi_results *r,
-			  int64_t now, struct gw_report *out)
-{
-	struct ledger_cell *cells = NULL;
-	const char *scopes[3];
+/* A release of r as the ledger will record it: the exact numbers of its
+ * cells and its privacy-loss charge, checked against the budgets. */
+struct release_plan {
+	struct ledger_cell *cells;
+	size_t n;
+	int64_t milli;
 	char q[12], y[12];
-	int64_t seq = 0, milli = 0;
-	size_t n = 0;
+	const char *scopes[3];
+};
+
+static int plan_release(struct gw *g, const struct kpi_results *r,
+			struct release_plan *rp)
+{
 	int rc;
 
-	budget_scopes(&r->period, q, y, scopes);
-	rc = release_epsilon(g->ledger, r, &milli, &g->err);
+	memset(rp, 0, sizeof(*rp));
+	budget_scopes(&r->period, rp->q, rp->y, rp->scopes);
+	rc = release_epsilon(g->ledger, r, &rp->milli, &g->err);
 	if (rc == 0)
-		rc = check_budget(g, scopes, milli);
+		rc = check_budget(g, rp->scopes, rp->milli);
 	if (rc == 0)
-		rc = release_cells(r, &cells, &n);
+		rc = release_cells(r, &rp->cells, &rp->n);
+	return rc;
+}
+
+/* The Bundle of release `seq` of r, checked against the allow-list. */
+static int build_checked(struct gw *g, const struct kpi_results *r,
+			 struct report_meta *meta, int64_t seq,
+			 struct gw_report *out)
+{
+	char name[96];
+	int rc;
+
+	json_decref(out->bundle);
+	out->bundle = NULL;
+	snprintf(name, sizeof(name), "iza-release:v1|%s|%s|%lld", r->region,
+		 r->period.label, (long long)seq);
+	rc = report_name_uuid(name, out->report_id);
+	meta->report_id = out->report_id;
 	if (rc == 0)
-		rc = ledger_append(g->ledger, r->period.label, g->kpis->version,
-				   now, cells, n, scopes, milli, &seq, &g->err);
-	free(cells);
-	if (rc == 0) {
-		out->release = seq;
-		out->budget_charged = milli > 0;
-	}
+		rc = report_build(g->kpis, r, meta, &out->bundle, &g->err);
+	/* only what passes the allow-list leaves the region */
+	if (rc == 0)
+		rc = report_check(out->bundle, &g->err);
 	return rc;
 }
 
@@ -336,8 +353,9 @@ int gw_report_period(struct gw *g, const struct period *p, int64_t now,
 		     bool closes, struct gw_report *out)
 {
 	struct kpi_results *r = NULL;
+	struct release_plan rp = {0};
 	struct report_meta meta;
-	char name[96];
+	int64_t seq = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -373,21 +391,25 @@ int gw_report_period(struct gw *g, const struct period *p, int64_t now,
 				: g->cfg->k;
 	meta.disclosure_test_mode = g->cfg->test_mode;
 	meta.disclosure_rounding = g->cfg->rounding > 1 ? g->cfg->rounding : 0;
-	/* the ledger keeps the exact numbers; the report the rounded ones */
-	rc = record_release(g, r, now, out);
-	if (rc)
-		goto out;
-	snprintf(name, sizeof(name), "iza-release:v1|%s|%s|%lld", r->region,
-		 r->period.label, (long long)out->release);
-	rc = report_name_uuid(name, out->report_id);
-	meta.report_id = out->report_id;
+	/* the ledger keeps the exact numbers, the report the rounded ones;
+	 * the report is built and checked under the release's sequence
+	 * number before the release is recorded, so a report that could not
+	 * leave the region is not recorded as released */
+	rc = plan_release(g, r, &rp);
+	if (rc == 0)
+		rc = ledger_next_seq(g->ledger, &seq, &g->err);
 	if (rc == 0) {
 		release_round(r, g->cfg->rounding);
-		rc = report_build(g->kpis, r, &meta, &out->bundle, &g->err);
+		rc = build_checked(g, r, &meta, seq, out);
 	}
-	/* only what passes the allow-list leaves the region */
 	if (rc == 0)
-		rc = report_check(out->bundle, &g->err);
+		rc = ledger_append(g->ledger, r->period.label, g->kpis->version,
+				   now, rp.cells, rp.n, rp.scopes, rp.milli,
+				   &out->release, &g->err);
+	/* another process released in between: this one's number differs */
+	if (rc == 0 && out->release != seq)
+		rc = build_checked(g, r, &meta, out->release, out);
+	out->budget_charged = rc == 0 && rp.milli > 0;
 	if (rc == 0)
 		rc = enqueue_signed(g, r, now, closes, out);
 out:
@@ -395,6 +417,7 @@ out:
 		json_decref(out->bundle);
 		out->bundle = NULL;
 	}
+	free(rp.cells);
 	kpi_results_free(r);
 	return rc;
 }

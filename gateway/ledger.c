@@ -409,6 +409,25 @@ int ledger_spent(struct ledger *l, const char *scope, int64_t *milli,
 	return rc;
 }
 
+int ledger_next_seq(struct ledger *l, int64_t *seq, struct iza_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = 0;
+
+	if (!l || !seq)
+		return -IZA_EUSAGE;
+	if (sqlite3_prepare_v2(l->db,
+			       "SELECT coalesce(max(seq), 0) + 1 FROM releases",
+			       -1, &s, NULL) != SQLITE_OK)
+		return db_fail(l, err, "cannot read the release ledger");
+	if (sqlite3_step(s) == SQLITE_ROW)
+		*seq = sqlite3_column_int64(s, 0);
+	else
+		rc = db_fail(l, err, "cannot read the release ledger");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 int ledger_append(struct ledger *l, const char *period, const char *kpi_version,
 		  int64_t now, const struct ledger_cell *cells, size_t n,
 		  const char *const *scopes, int64_t epsilon_milli,

@@ -70,6 +70,10 @@ int ledger_append(struct ledger *l, const char *period, const char *kpi_version,
 		  const char *const *scopes, int64_t epsilon_milli,
 		  int64_t *seq, struct iza_error *err);
 
+/* The sequence number the next ledger_append will most likely get (another
+ * process may append first: compare with what it returns). */
+int ledger_next_seq(struct ledger *l, int64_t *seq, struct iza_error *err);
+
 /* Privacy loss (epsilon x 1000) charged so far against one budget scope. */
 int ledger_spent(struct ledger *l, const char *scope, int64_t *milli,
 		 struct iza_error *err);

@@ -94,6 +94,36 @@ START_TEST(bsn_refused_even_in_free_text)
 }
 END_TEST
 
+/* The report's own UUIDs may hold nine digits that pass the 11-test by
+ * chance (one report in twenty): a UUID is not a BSN; the same digits
+ * outside a UUID are. 123456782 passes the 11-test. */
+START_TEST(uuid_digits_are_not_a_bsn)
+{
+	struct iza_error err = {0};
+	json_t *b = load(), *r = first_report(b);
+	const char *id = "0e8f3a2c-1b4d-4c6e-9a7b-123456782abc";
+	char url[64];
+
+	snprintf(url, sizeof(url), "urn:uuid:%s", id);
+	json_object_set_new(r, "id", json_string(id));
+	json_object_set_new(json_array_get(json_object_get(b, "entry"), 0),
+			    "fullUrl", json_string(url));
+	ck_assert_msg(report_check(b, &err) == 0, "%s", err.text);
+	json_decref(b);
+
+	b = load();
+	json_object_set_new(json_object_get(first_report(b), "reporter"),
+			    "display", json_string("x-123456782abc"));
+	refused(b, "reporter.display: holds a BSN-like number", "123456782");
+	b = load();
+	/* not a UUID: a group too long */
+	json_object_set_new(
+	    json_object_get(first_report(b), "reporter"), "display",
+	    json_string("0e8f3a2c-1b4d-4c6e-9a7b-123456782abcd"));
+	refused(b, "reporter.display: holds a BSN-like number", "123456782");
+}
+END_TEST
+
 START_TEST(pseudonyms_refused)
 {
 	static const char hex[] =
@@ -164,6 +194,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, real_report_passes);
 	tcase_add_test(tc, patient_resource_refused);
 	tcase_add_test(tc, bsn_refused_even_in_free_text);
+	tcase_add_test(tc, uuid_digits_are_not_a_bsn);
 	tcase_add_test(tc, pseudonyms_refused);
 	tcase_add_test(tc, subject_level_refused);
 	tcase_add_test(tc, kinds_enforced);
