@@ -375,6 +375,17 @@ int gw_report_period(struct gw *g, const struct period *p, int64_t now,
 			return 0;
 		}
 	}
+	/* a signing key that cannot be read fails here, before anything is
+	 * recorded */
+	if (g->cfg->signing_key && g->cfg->signing_chain) {
+		struct jws_signer *signer = NULL;
+
+		rc = jws_signer_load(g->cfg->signing_key, g->cfg->signing_chain,
+				     &signer, &g->err);
+		jws_signer_free(signer);
+		if (rc)
+			return rc;
+	}
 	rc = gw_released(g, p, true, &r);
 	if (rc)
 		goto out;

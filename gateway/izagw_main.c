@@ -601,10 +601,38 @@ static int cmd_push(struct gw *g, int argc, char **argv)
 
 /* izagw serve: the gateway shared by the intake's uploads and the
  * scheduler, one at a time. */
+#define SERVE_BACKOFF_MAX 64	/* failing periods remembered */
+#define SERVE_BACKOFF_CAP 21600 /* seconds: at most 6 hours apart */
+
 struct serve {
 	struct gw *g;
 	pthread_mutex_t lock;
+	/* periods whose closing failed, tried again after a growing pause
+	 * (in memory: a restart tries them at once) */
+	struct serve_backoff {
+		char period[12];
+		int failures;
+		int64_t next;
+	} backoff[SERVE_BACKOFF_MAX];
+	size_t nbackoff;
 };
+
+static struct serve_backoff *backoff_of(struct serve *sv, const char *period,
+					bool add)
+{
+	size_t i;
+
+	for (i = 0; i < sv->nbackoff; i++)
+		if (strcmp(sv->backoff[i].period, period) == 0)
+			return &sv->backoff[i];
+	if (!add || sv->nbackoff == SERVE_BACKOFF_MAX)
+		return NULL;
+	memset(&sv->backoff[i], 0, sizeof(sv->backoff[i]));
+	snprintf(sv->backoff[i].period, sizeof(sv->backoff[i].period), "%s",
+		 period);
+	sv->nbackoff++;
+	return &sv->backoff[i];
+}
 
 /* One structured log line on stderr: {"time":..., "event":..., fields}
  * (counts, periods, report ids and reasons; never patient data). */
@@ -662,10 +690,19 @@ static int serve_ingest(void *ctx, const char *source, const char *path,
 }
 
 /* Close one period that is due: release it, or record why not. */
-static void serve_close(struct gw *g, const struct period *p)
+static void serve_close(struct serve *sv, const struct period *p)
 {
+	struct gw *g = sv->g;
+	struct serve_backoff *b = backoff_of(sv, p->label, false);
+	int64_t now = (int64_t)time(NULL), pause;
 	struct gw_report rep;
-	int rc = gw_report_period(g, p, (int64_t)time(NULL), true, &rep);
+	int rc;
+
+	if (b && now < b->next)
+		return; /* failed before: not yet again */
+	rc = gw_report_period(g, p, now, true, &rep);
+	if (b && rc == 0)
+		*b = sv->backoff[--sv->nbackoff]; /* closed: forget it */
 
 	if (rc == 0 && !rep.already_closed)
 		log_event("period.closed",
@@ -676,6 +713,14 @@ static void serve_close(struct gw *g, const struct period *p)
 	json_decref(rep.bundle);
 	if (rc == 0)
 		return;
+	b = backoff_of(sv, p->label, true);
+	if (b) {
+		b->failures++;
+		pause = (int64_t)g->cfg->schedule.check_seconds
+			<< (b->failures < 16 ? b->failures - 1 : 15);
+		b->next = now + (pause < SERVE_BACKOFF_CAP ? pause
+							   : SERVE_BACKOFF_CAP);
+	}
 	log_error("period.failed", p->label, &g->err, rc);
 	{
 		struct outbox *ob = NULL;
@@ -737,7 +782,7 @@ static void serve_tick(void *ctx)
 
 	pthread_mutex_lock(&sv->lock);
 	while (schedule_close_day(sc, &p) <= today) {
-		serve_close(sv->g, &p);
+		serve_close(sv, &p);
 		if (schedule_next(&p, &p) != 0)
 			break;
 	}

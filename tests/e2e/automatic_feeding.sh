@@ -137,12 +137,27 @@ gw_new "$d2" "{\"provider_consent\": [\"$FD\", \"$GP\", \"$HOSP\"]}"
 want=$(gw "$d2" kpis --period "$P" --format json | jq -r '.kpis[] | select(.id == "digital-contact-share") | "\(.numerator)/\(.denominator)"')
 expect_eq "GP contacts (HL7 v2 over HTTPS) = izagw ingest of the same files" "$want" "$(pop digital-contact-share numerator)/$(pop digital-contact-share denominator)"
 
+# a period that cannot be closed (its signing key became unreadable) is
+# tried again after growing pauses (1, 2, 4 s ...), and records no release
+kill -TERM "$serve_pid"
+wait "$serve_pid" 2>/dev/null || true
+rel_before=$(sqlite3 "$gwd/izagw-data/ledger.db" "SELECT count(*) FROM releases")
+late="\"schedule\": {\"every\": \"month\", \"from\": \"$(date -u -d "$to -1 month +1 day" +%Y-%m)\", \"close_after_days\": 10, \"check_seconds\": 1}"
+start_serve "{$(echo "$base" | sed "s#region-ZK02.key#missing.key#"), $late}" "$E2E_TMP/serve4.log"
+sleep 7.5
+kill -TERM "$serve_pid"
+wait "$serve_pid" 2>/dev/null || true
+n=$(grep '"period.failed"' "$E2E_TMP/serve4.log" | jq -r .period | sort | uniq -c | awk '{print $1}' | sort -n | tail -1)
+[ "$n" -ge 3 ] && [ "$n" -le 4 ] && ok "a failing closing is retried after growing pauses ($n attempts in 7.5 s at a 1 s check)" || not_ok "failing closing attempts in 7.5 s: $n"
+grep '"period.failed"' "$E2E_TMP/serve4.log" | head -1 | grep -q 'missing.key' && ok "  the log names the unreadable key" || not_ok "  reason: $(grep '"period.failed"' "$E2E_TMP/serve4.log" | head -1)"
+expect_eq "  no release recorded for it" "$rel_before" "$(sqlite3 "$gwd/izagw-data/ledger.db" "SELECT count(*) FROM releases")"
+
 # the log: JSON lines, counts and ids only
 bad=0
-for f in "$E2E_TMP"/serve[123].log; do
+for f in "$E2E_TMP"/serve[1234].log; do
 	grep -v '^$' "$f" | while read -r l; do echo "$l" | jq -e .event >/dev/null 2>&1 || echo "$l"; done
 done >"$E2E_TMP/notjson"
 expect_eq "every log line is JSON with an event" "" "$(head -3 "$E2E_TMP/notjson")"
 grep -ho '"value":"[0-9]\{9\}"' "$ex/hospital/Patient.ndjson" "$ex/gp/Patient.ndjson" | cut -d'"' -f4 | sort -u >"$E2E_TMP/bsns"
-[ -s "$E2E_TMP/bsns" ] && ! grep -qFf "$E2E_TMP/bsns" "$E2E_TMP"/serve[123].log && ok "no BSN in the logs" || not_ok "a BSN in the logs (or none found to check)"
+[ -s "$E2E_TMP/bsns" ] && ! grep -qFf "$E2E_TMP/bsns" "$E2E_TMP"/serve[1234].log && ok "no BSN in the logs" || not_ok "a BSN in the logs (or none found to check)"
 finish
