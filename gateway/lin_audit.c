@@ -176,8 +176,9 @@ static int64_t gcd64(int64_t a, int64_t b)
 	return a;
 }
 
-/* Divide v by the gcd of its entries; make the entry at lead positive. */
-static void primitive(int64_t *v, size_t m, size_t lead)
+/* Divide v by the gcd of its entries (a positive factor: the row stands
+ * for the same equation). */
+static void divide_gcd(int64_t *v, size_t m)
 {
 	int64_t g = 0;
 	size_t i;
@@ -188,6 +189,14 @@ static void primitive(int64_t *v, size_t m, size_t lead)
 	if (g > 1)
 		for (i = 0; i < m; i++)
 			v[i] /= g;
+}
+
+/* Divide v by the gcd of its entries; make the entry at lead positive. */
+static void primitive(int64_t *v, size_t m, size_t lead)
+{
+	size_t i;
+
+	divide_gcd(v, m);
 	if (v[lead] < 0)
 		for (i = 0; i < m; i++)
 			v[i] = -v[i];
@@ -229,6 +238,9 @@ static int rref_insert(struct rref *r, int64_t *v)
 		rc = combine(v, p, r->m, p[c], v[c]);
 		if (rc)
 			return rc;
+		/* kept primitive at every step, the entries stay small
+		 * (else they grow with the product of the pivots met) */
+		divide_gcd(v, r->m);
 	}
 	for (c = 0; c < r->m && !v[c]; c++)
 		;
