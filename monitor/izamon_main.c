@@ -90,7 +90,7 @@ static const char usage_text[] =
     "(docs/api.md)\n"
     "\n"
     "Configuration (JSON): data_dir (izamon-data), database "
-    "(sqlite:DATA/izamon.db),\n"
+    "(sqlite:DATA/izamon.db,\nor postgresql://USER@HOST:PORT/DATABASE),\n"
     "ca (the trusted CA certificates, PEM), server_cert, server_key, bind "
     "(127.0.0.1),\nport (8443), mapping_dir (mappings: kpis.json and "
     "vocabulary.json, what plans may\nrefer to).\n"
@@ -168,11 +168,14 @@ static int load_config(const char *path, struct mon *m)
 
 static int cmd_init(struct mon *m, int argc, char **argv)
 {
+	char name[sizeof(m->database)];
 	int rc;
 
 	(void)argv;
 	if (argc > 1)
 		return -IZA_EUSAGE;
+	/* a PostgreSQL URL may hold a password: never printed or logged */
+	mon_store_name(m->database, name, sizeof(name));
 	if (mkdir(m->data_dir, 0700) != 0 && errno != EEXIST)
 		return iza_error_set(&m->err, -IZA_EIO, m->data_dir, 0, NULL,
 				     "cannot create the data directory: %s",
@@ -180,11 +183,10 @@ static int cmd_init(struct mon *m, int argc, char **argv)
 	rc = mon_store_open(m->database, true, &m->store, &m->err);
 	if (rc == 0)
 		rc = mon_audit_append(&m->store, (int64_t)time(NULL),
-				      "izamon.init", "izamon", "", m->database,
+				      "izamon.init", "izamon", "", name,
 				      &m->err);
 	if (rc == 0)
-		printf("izamon: database %s ready, audit log started\n",
-		       m->database);
+		printf("izamon: database %s ready, audit log started\n", name);
 	return rc;
 }
 
@@ -702,13 +704,16 @@ static int cmd_serve(struct mon *m, int argc, char **argv)
 	hc.ca_pem = m->ca;
 	hc.store = &m->store;
 	hc.cat = have_cat ? &cat.cat : NULL;
+	/* logged before the service thread starts: from then on the store
+	 * is that thread's alone (a PostgreSQL connection serves one thread
+	 * at a time) */
+	mon_audit_append(&m->store, (int64_t)time(NULL), "izamon.serve",
+			 "izamon", "", m->bind, &m->err);
 	rc = mon_http_start(&hc, &h, &m->err);
 	if (rc) {
 		catalogue_free(&cat);
 		return rc;
 	}
-	mon_audit_append(&m->store, (int64_t)time(NULL), "izamon.serve",
-			 "izamon", "", m->bind, &m->err);
 	fprintf(stderr,
 		"{\"time\":%lld,\"event\":\"listening\",\"url\":"
 		"\"https://%s:%d\"}\n",

@@ -11,7 +11,8 @@
 
 #include <openssl/evp.h>
 
-static const struct mon_backend *const backends[] = {&mon_backend_sqlite, NULL};
+static const struct mon_backend *const backends[] = {&mon_backend_sqlite,
+						     &mon_backend_pg, NULL};
 
 int mon_store_open(const char *url, bool create, struct mon_store *out,
 		   struct iza_error *err)
@@ -20,9 +21,10 @@ int mon_store_open(const char *url, bool create, struct mon_store *out,
 	size_t i;
 
 	if (!colon || !out)
-		return iza_error_set(err, -IZA_ECONFIG, NULL, 0, "database",
-				     "expected a database URL like "
-				     "sqlite:PATH");
+		return iza_error_set(
+		    err, -IZA_ECONFIG, NULL, 0, "database",
+		    "expected a database URL like "
+		    "sqlite:PATH or postgresql://USER@HOST/DB");
 	memset(out, 0, sizeof(*out));
 	for (i = 0; backends[i]; i++)
 		if (strlen(backends[i]->scheme) == (size_t)(colon - url) &&
@@ -35,8 +37,71 @@ int mon_store_open(const char *url, bool create, struct mon_store *out,
 				out->ops = backends[i];
 			return rc;
 		}
-	return iza_error_set(err, -IZA_ECONFIG, NULL, 0, "database",
-			     "unknown database kind (this build has sqlite:)");
+	return iza_error_set(
+	    err, -IZA_ECONFIG, NULL, 0, "database",
+	    "unknown database kind (this build has sqlite: and "
+	    "postgresql:)");
+}
+
+/* Append n bytes of s to buf (size bytes, *at used), truncating. */
+static void put(char *buf, size_t size, size_t *at, const char *s, size_t n)
+{
+	if (*at + 1 >= size)
+		return;
+	if (n > size - 1 - *at)
+		n = size - 1 - *at;
+	memcpy(buf + *at, s, n);
+	*at += n;
+	buf[*at] = '\0';
+}
+
+char *mon_store_name(const char *url, char *buf, size_t size)
+{
+	const char *auth = url ? strstr(url, "://") : NULL, *end, *at, *q;
+	size_t used = 0;
+
+	if (!size)
+		return buf;
+	buf[0] = '\0';
+	if (!url)
+		return buf;
+	if (!auth) { /* sqlite:PATH and the like hold no password */
+		put(buf, size, &used, url, strlen(url));
+		return buf;
+	}
+	auth += 3;
+	put(buf, size, &used, url, (size_t)(auth - url));
+	end = auth + strcspn(auth, "/?#");
+	/* the last '@' before the path: a password with an '@' in it is
+	 * hidden whole */
+	for (at = end; at > auth && at[-1] != '@'; at--)
+		;
+	at = at > auth ? at - 1 : NULL;
+	if (at) { /* USER[:PASSWORD]@: the user only */
+		const char *colon = memchr(auth, ':', (size_t)(at - auth));
+
+		put(buf, size, &used, auth,
+		    (size_t)((colon ? colon : at) - auth));
+		auth = at;
+	}
+	q = strchr(end, '?');
+	put(buf, size, &used, auth,
+	    (size_t)((q ? q : end + strlen(end)) - auth));
+	if (!q)
+		return buf;
+	/* the query without any password= parameter */
+	for (q++; *q;) {
+		size_t n = strcspn(q, "&");
+
+		if (!(n >= 9 && strncmp(q, "password=", 9) == 0)) {
+			put(buf, size, &used, strchr(buf, '?') ? "&" : "?", 1);
+			put(buf, size, &used, q, n);
+		}
+		q += n;
+		if (*q == '&')
+			q++;
+	}
+	return buf;
 }
 
 void mon_store_close(struct mon_store *s)

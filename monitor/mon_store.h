@@ -2,9 +2,9 @@
  * mon_store.h - izamon's storage behind one small interface: enrolled
  * regions, received reports (the exact signed bytes and their JWS) and the
  * audit log.  A backend is a const struct of function pointers chosen by
- * the database URL (mon_store_open): "sqlite:PATH" today; PostgreSQL
- * ("postgresql://...") is a later backend behind the same interface, so the
- * SQL is kept portable.
+ * the database URL (mon_store_open): "sqlite:PATH" (mon_sqlite.c) or
+ * "postgresql://USER@HOST:PORT/DATABASE" (mon_pg.c, libpq's URL syntax).
+ * Both backends keep the same tables, constraints and append-only triggers.
  *
  * The audit log's hash chain is computed here, above the backends
  * (mon_audit_append, mon_audit_verify): a backend only stores and returns
@@ -98,7 +98,7 @@ struct mon_store {
 };
 
 struct mon_backend {
-	const char *scheme; /* "sqlite" */
+	const char *scheme; /* "sqlite", "postgresql" */
 	int (*open)(const char *where, bool create, void **impl,
 		    struct iza_error *err);
 	void (*close)(void *impl);
@@ -112,8 +112,10 @@ struct mon_backend {
 			  enum mon_put *res, struct iza_error *err);
 	int (*report_get)(void *impl, const char *id, struct mon_report *out,
 			  struct iza_error *err);
-	/* an exclusive write transaction across processes (BEGIN IMMEDIATE):
-	 * what happens between begin and end(commit) is atomic */
+	/* an exclusive write transaction across processes (SQLite: BEGIN
+	 * IMMEDIATE; PostgreSQL: an advisory lock): what happens between
+	 * begin and end(commit) is atomic, and reads after begin see every
+	 * write committed before it */
 	int (*tx_begin)(void *impl, struct iza_error *err);
 	int (*tx_end)(void *impl, bool commit, struct iza_error *err);
 	/* append one audit entry (seq, prev and hash already set) */
@@ -180,10 +182,17 @@ struct mon_backend {
 };
 
 extern const struct mon_backend mon_backend_sqlite;
+extern const struct mon_backend mon_backend_pg;
 
-/* url "sqlite:PATH"; create makes the database and schema. */
+/* url "sqlite:PATH" or "postgresql://..."; create makes the schema (and,
+ * for SQLite, the file; a PostgreSQL database must exist). */
 int mon_store_open(const char *url, bool create, struct mon_store *out,
 		   struct iza_error *err);
+
+/* The URL as logs, errors and the audit log may show it: without the
+ * password ("postgresql://u:secret@h/db?password=x" becomes
+ * "postgresql://u@h/db"); written into buf (size bytes), returned. */
+char *mon_store_name(const char *url, char *buf, size_t size);
 void mon_store_close(struct mon_store *s); /* accepts NULL */
 
 void mon_report_release(struct mon_report *r); /* accepts NULL */

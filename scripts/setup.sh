@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(build-essential cmake pkg-config libjansson-dev libsqlite3-dev
 	libssl-dev libcurl4-openssl-dev libxml2-dev check libsubunit-dev
 	jq sqlite3 clang-format libxml2-utils openssl libmicrohttpd-dev
-	libgnutls28-dev curl chromium socat fonts-dejavu-core)
+	libgnutls28-dev curl chromium socat fonts-dejavu-core
+	libpq-dev postgresql valgrind clang libclang-rt-14-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

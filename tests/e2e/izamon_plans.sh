@@ -6,19 +6,22 @@
 # exact bytes; every load is in the audit log, which verifies.
 source "$(dirname "$0")/lib.bash"
 : "${IZAMON:?IZAMON must point at the izamon binary}"
-for t in sqlite3 jq; do command -v $t >/dev/null || { echo "$t missing"; exit 1; }; done
+for t in jq; do command -v $t >/dev/null || { echo "$t missing"; exit 1; }; done
+source "$(dirname "$0")/mon_db.bash"
 
 m="$E2E_TMP/mon"
 mkdir -p "$m"
-echo "{\"data_dir\": \"$m/data\", \"mapping_dir\": \"$IZA_SOURCE_DIR/mappings\"}" >"$m/config.json"
+mondb_setup "$m/data" # SQLite, or PostgreSQL with IZA_E2E_PG=1
+trap 'mondb_drop; rm -rf "$E2E_TMP"' EXIT
+echo "{\"data_dir\": \"$m/data\", $mon_dbjson \"mapping_dir\": \"$IZA_SOURCE_DIR/mappings\"}" >"$m/config.json"
 mon() { "$IZAMON" --config "$m/config.json" "$@"; }
-versions() { sqlite3 "$m/data/izamon.db" "SELECT count(*) FROM documents WHERE kind = 'plan' AND id = '$1'"; }
+versions() { q "SELECT count(*) FROM documents WHERE kind = 'plan' AND id = '$1'"; }
 
 mon init >/dev/null
 plans="$IZA_SOURCE_DIR/mappings/plans"
 fd="$plans/zk02-digital-front-door.json"
 expect_status "the example plans load" 0 "plan plan-zk23-ggz-access loaded as version 1 (2 KPIs, 3 milestones)" mon plans load "$plans"/*.json
-expect_eq "plans stored" 3 "$(sqlite3 "$m/data/izamon.db" "SELECT count(*) FROM documents WHERE kind = 'plan'")"
+expect_eq "plans stored" 3 "$(q "SELECT count(*) FROM documents WHERE kind = 'plan'")"
 expect_status "the same file again is no new version" 0 "plan-zk02-front-door unchanged, version 1" mon plans load "$fd"
 expect_eq "versions of the front-door plan" 1 "$(versions plan-zk02-front-door)"
 
@@ -46,6 +49,6 @@ printf '{"format": "iza-plan/1",\n "id": ' >"$E2E_TMP/bad.json"
 expect_status "malformed JSON names the line" 3 "bad.json:2: not valid JSON" mon plans load "$E2E_TMP/bad.json"
 expect_status "an unknown plan" 1 "nope: no such plan" mon plans show nope
 
-expect_eq "plan.loaded audit entries" 4 "$(sqlite3 "$m/data/izamon.db" "SELECT count(*) FROM audit WHERE event = 'plan.loaded'")"
+expect_eq "plan.loaded audit entries" 4 "$(q "SELECT count(*) FROM audit WHERE event = 'plan.loaded'")"
 expect_status "the audit log verifies" 0 "audit log intact" mon audit verify
 finish

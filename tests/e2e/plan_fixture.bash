@@ -6,15 +6,17 @@
 #   fixture_start PLAN_ID [PKI ARGS]
 #                           PKI (more certificates: make-dev-pki.sh's
 #                           arguments), izamon init + enrolment, serve; sets
-#                           pki, m, db, url, and the helpers mon, q, as, code
+#                           pki, m, url, and the helpers mon, q, as, code;
+#                           the database is SQLite, or PostgreSQL with
+#                           IZA_E2E_PG=1 (mon_db.bash)
 #   fixture_gateway PLAN_ID the ZK02 gateway (demo export ingested); gw_report
 #                           PERIOD then reports and pushes one period
 : "${IZAGEN:?IZAGEN must point at the izagen binary}"
 : "${IZAMON:?IZAMON must point at the izamon binary}"
-for t in sqlite3 curl jq; do command -v $t >/dev/null || { echo "$t missing (scripts/setup.sh installs it)"; exit 1; }; done
+for t in curl jq; do command -v $t >/dev/null || { echo "$t missing (scripts/setup.sh installs it)"; exit 1; }; done
+source "$(dirname "${BASH_SOURCE[0]}")/mon_db.bash"
 
 mon() { "$IZAMON" --config "$m/config.json" "$@"; }
-q() { sqlite3 "$db" "$1"; }
 as() { # WHO PATH [curl args...]: a request with WHO's certificate
 	local who=$1 path=$2
 	shift 2
@@ -32,10 +34,11 @@ fixture_start() {
 	pki="$E2E_TMP/pki"
 	bash "$IZA_SOURCE_DIR/certs/make-dev-pki.sh" "$pki" --region ZK02 --region ZK14 --insurer 3311 --insurer 7095 "$@" 2>/dev/null
 	m="$E2E_TMP/mon"
-	db="$m/data/izamon.db"
 	mkdir -p "$m"
+	mondb_setup "$m/data"
+	trap 'mondb_drop; rm -rf "$E2E_TMP"' EXIT
 	cat >"$m/config.json" <<JSON
-{"data_dir": "$m/data", "ca": "$pki/ca.pem", "server_cert": "$pki/monitor-chain.pem",
+{"data_dir": "$m/data", $mon_dbjson "ca": "$pki/ca.pem", "server_cert": "$pki/monitor-chain.pem",
  "server_key": "$pki/monitor.key", "mapping_dir": "$IZA_SOURCE_DIR/mappings"}
 JSON
 	mon init >/dev/null
@@ -57,6 +60,7 @@ fixture_exit() {
 	kill -TERM "$srv" 2>/dev/null || true
 	wait "$srv" 2>/dev/null || true
 	fixture_cleanup || true
+	mondb_drop
 	if [ "$fails" -gt 0 ] && [ -f "$m/serve.log" ]; then
 		echo "--- izamon serve log (last lines):"
 		tail -30 "$m/serve.log"

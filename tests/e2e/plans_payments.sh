@@ -53,7 +53,7 @@ expect_eq "racing evaluations and key loads all succeed" "0 " "$fails_race $(cat
 mon evaluate >/dev/null
 expect_eq "one decision for the milestone" 1 "$(q "SELECT count(*) FROM decisions WHERE milestone = 'digital-share-2025-q4'")"
 expect_eq "five notices, one per insurer of the key" 5 "$(q "SELECT count(*) FROM notices WHERE milestone = 'digital-share-2025-q4'")"
-expect_eq "each key version stored once" "2025:1 2026:1" "$(q "SELECT group_concat(id || ':' || n, ' ') FROM (SELECT id, count(*) n FROM documents WHERE kind = 'key' GROUP BY id ORDER BY id)")"
+expect_eq "each key version stored once" "2025:1 2026:1" "$(q "SELECT group_concat(id || ':' || n, ' ') FROM (SELECT id, count(*) n FROM documents WHERE kind = 'key' GROUP BY id ORDER BY id) k")"
 
 # By hand: 12,345,679 = 6,172,840 (2027-03-31) + 6,172,839 (2027-09-30);
 # each split over the 2026 key (3311 .285, 3332 .13, 3343 .125, 7095 .24,
@@ -85,7 +85,7 @@ expect_eq "attestation by the coordinating insurer" 201 "$(code insurer-3311 "/p
 expect_eq "the same attestation again changes nothing" 200 "$(code insurer-3311 "/plans/$plan/milestones/front-door-live/attestation" -X POST --data '{"outcome": "missed"}')"
 # 50,000,000 over the 2025 key (the milestone's date is in 2025): exact
 expect_eq "effort notices by hand (2025 key)" "3311:14172800 3332:6617250 3343:6154450 7095:12061700 9664:10993800" \
-	"$(q "SELECT group_concat(insurer || ':' || amount, ' ') FROM (SELECT insurer, amount FROM notices WHERE milestone = 'front-door-live' ORDER BY insurer)")"
+	"$(q "SELECT group_concat(insurer || ':' || amount, ' ') FROM (SELECT insurer, amount FROM notices WHERE milestone = 'front-door-live' ORDER BY insurer) n")"
 as insurer-3311 "/plans/$plan" >"$E2E_TMP/s2.json"
 expect_eq "the attestation is the evidence" "3311 met live in all 41 practices" "$(jq -r '.milestones[0].decision.evidence | "\(.attested_by) \(.outcome) \(.note)"' "$E2E_TMP/s2.json")"
 as insurer-3311 "/notices" | jq -r '.notices | length' >"$E2E_TMP/nn"
@@ -115,8 +115,8 @@ expect_eq "metrics without a certificate" 401 "$(curl -s -o /dev/null -w '%{http
 mon notices --plan "$plan" >"$E2E_TMP/cli.csv"
 cmp -s "$E2E_TMP/cli.csv" <(as insurer-3311 "/notices.csv?plan=$plan") && ok "izamon notices = GET /notices.csv" || not_ok "CLI and API notices differ"
 set +e
-sqlite3 "$db" "UPDATE notices SET amount = 1" 2>"$E2E_TMP/upd.err"
-sqlite3 "$db" "DELETE FROM decisions" 2>>"$E2E_TMP/upd.err"
+q "UPDATE notices SET amount = 1" 2>"$E2E_TMP/upd.err"
+q "DELETE FROM decisions" 2>>"$E2E_TMP/upd.err"
 set -e
 expect_eq "notices and decisions cannot be changed" 2 "$(grep -c 'never changed\|a decision stands' "$E2E_TMP/upd.err")"
 expect_status "the audit log verifies" 0 "audit log intact" mon audit verify

@@ -1,5 +1,6 @@
 /* test_milestones.c - distribution keys (monitor/distkey.c) and milestone
- * decisions over a real SQLite store (monitor/milestones.c): key
+ * decisions over a real store, SQLite and (with IZA_TEST_PG_URL)
+ * PostgreSQL (monitor/milestones.c): key
  * validation errors, UZOVI order, the key in force for a year, notices
  * worked out by hand per payment date, a decision recorded once (a second
  * store handle evaluating the same milestone issues nothing), a met
@@ -15,30 +16,40 @@
 #include "distkey.h"
 #include "milestones.h"
 #include "mon_store.h"
+#include "testdb.h"
 #include "testutil.h"
 
-static char *dir;
-static char url[700];
+static struct testdb db;
+static const char *url;
 static struct catalogue cat;
 static struct mon_store st;
 
-static void setup(void)
+static void setup(enum testdb_kind kind)
 {
 	struct iza_error err;
 
-	dir = testutil_tmpdir();
-	snprintf(url, sizeof(url), "sqlite:%s/izamon.db", dir);
+	testdb_make(&db, kind);
+	url = db.url;
 	ck_assert_int_eq(mon_store_open(url, true, &st, &err), 0);
 	ck_assert_int_eq(catalogue_load(testutil_src("mappings"), &cat, &err),
 			 0);
+}
+
+static void setup_sqlite(void)
+{
+	setup(TESTDB_SQLITE);
+}
+
+static void setup_pg(void)
+{
+	setup(TESTDB_PG);
 }
 
 static void teardown(void)
 {
 	catalogue_free(&cat);
 	mon_store_close(&st);
-	testutil_rmrf(dir);
-	free(dir);
+	testdb_drop(&db);
 }
 
 static int key_text(const char *text, struct distkey **k, struct iza_error *err)
@@ -367,18 +378,24 @@ START_TEST(attestation_rules)
 }
 END_TEST
 
-static Suite *suite(void)
+static void store_tests(TCase *tc)
 {
-	Suite *s = suite_create("milestones");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, key_order_and_split);
-	tcase_add_test(tc, key_errors);
 	tcase_add_test(tc, decided_once_with_notices);
 	tcase_add_test(tc, correction_shown_decision_stands);
 	tcase_add_test(tc, attestation_rules);
+}
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("milestones");
+	TCase *tc = tcase_create("keys");
+
+	/* the keys need no store */
+	tcase_add_test(tc, key_order_and_split);
+	tcase_add_test(tc, key_errors);
 	suite_add_tcase(s, tc);
+	testdb_add_cases(s, "store", setup_sqlite, setup_pg, teardown,
+			 store_tests);
 	return s;
 }
 
