@@ -101,9 +101,13 @@ static int add_indicators(struct obs_list *l, const struct mon_report *r,
 	return 0;
 }
 
-/* Every indicator of every stored report for plan_id. */
-static int load_observations(struct mon_store *s, const char *plan_id,
-			     struct obs_list *l, struct iza_error *err)
+/* Every indicator of every stored report for plan_id; with want, only of
+ * the reports whose period want(ctx, period) accepts (the others are
+ * listed, not read). */
+static int
+load_observations_of(struct mon_store *s, const char *plan_id,
+		     bool (*want)(const void *ctx, const char *period),
+		     const void *ctx, struct obs_list *l, struct iza_error *err)
 {
 	size_t i;
 	int rc;
@@ -118,6 +122,8 @@ static int load_observations(struct mon_store *s, const char *plan_id,
 		struct indicator *ind = NULL;
 		int n;
 
+		if (want && !want(ctx, l->reps[i].period))
+			continue;
 		rc = s->ops->report_get(s->impl, l->reps[i].id, &full, err);
 		if (rc == 0)
 			rc = iza_error_set(err, -IZA_ESTORE, NULL, 0,
@@ -136,6 +142,12 @@ static int load_observations(struct mon_store *s, const char *plan_id,
 		free(ind);
 	}
 	return rc;
+}
+
+static int load_observations(struct mon_store *s, const char *plan_id,
+			     struct obs_list *l, struct iza_error *err)
+{
+	return load_observations_of(s, plan_id, NULL, NULL, l, err);
 }
 
 static void obs_free(struct obs_list *l)
@@ -349,6 +361,28 @@ static bool is_decided(const struct decided *dd, const char *id)
 	return false;
 }
 
+/* The periods still to be judged: those of the undecided result
+ * milestones. */
+struct open_periods {
+	const struct plan *p;
+	const struct decided *dd;
+};
+
+static bool judged_period(const void *ctx, const char *period)
+{
+	const struct open_periods *op = ctx;
+	size_t i;
+
+	for (i = 0; i < op->p->nmilestones; i++) {
+		const struct plan_milestone *m = &op->p->milestones[i];
+
+		if (m->kind == PLAN_RESULT && !is_decided(op->dd, m->id) &&
+		    strcmp(m->period.label, period) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Record a final decision (and its notices when met). *res as decision_put;
  * returns 1 without recording when a met milestone has no key. */
 static int record(struct mon_store *s, const struct plan *p, int64_t version,
@@ -415,8 +449,15 @@ int milestones_evaluate(struct mon_store *s, const struct plan_catalogue *cat,
 	if (rc == 0)
 		rc = s->ops->decision_list(s->impl, plan_id, note_decided, &dd,
 					   err);
-	if (rc == 0)
-		rc = load_observations(s, plan_id, &l, err);
+	/* only the reports an undecided result milestone may be judged on:
+	 * each stored report evaluates its plan, and reading every report
+	 * of the plan each time made storing slower with every report */
+	if (rc == 0 && p) {
+		struct open_periods op = {p, &dd};
+
+		rc = load_observations_of(s, plan_id, judged_period, &op, &l,
+					  err);
+	}
 	for (i = 0; rc == 0 && p && i < p->nmilestones; i++) {
 		const struct plan_milestone *m = &p->milestones[i];
 		struct ms_eval ev;
