@@ -902,113 +902,92 @@ bool jval_streq(const struct jval *v, const char *s)
 
 /* ------------------------------------------------------------------ writer */
 
-struct wbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void w_put(struct wbuf *b, const char *s, size_t n)
+static void w_put(FILE *f, const char *s, size_t n)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *np;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	if (n)
+		fwrite(s, 1, n, f);
 }
 
-static void w_string(struct wbuf *b, const char *s, size_t n)
+static void w_string(FILE *f, const char *s, size_t n)
 {
 	size_t i, run = 0;
 
-	w_put(b, "\"", 1);
+	fputc('"', f);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		char esc[8];
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		w_put(b, s + run, i - run);
+		w_put(f, s + run, i - run);
 		run = i + 1;
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			w_put(b, esc, 2);
-		} else {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			w_put(b, esc, 6);
-		}
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else
+			fprintf(f, "\\u%04x", c);
 	}
-	w_put(b, s + run, n - run);
-	w_put(b, "\"", 1);
+	w_put(f, s + run, n - run);
+	fputc('"', f);
 }
 
-static void w_value(struct wbuf *b, const struct jval *v)
+static void w_value(FILE *f, const struct jval *v)
 {
 	uint32_t i;
 
 	switch ((enum jtype)v->type) {
 	case JT_NULL:
-		w_put(b, "null", 4);
+		fputs("null", f);
 		break;
 	case JT_FALSE:
-		w_put(b, "false", 5);
+		fputs("false", f);
 		break;
 	case JT_TRUE:
-		w_put(b, "true", 4);
+		fputs("true", f);
 		break;
 	case JT_NUMBER:
-		w_put(b, v->u.s, v->len);
+		w_put(f, v->u.s, v->len);
 		break;
 	case JT_STRING:
-		w_string(b, v->u.s, v->len);
+		w_string(f, v->u.s, v->len);
 		break;
 	case JT_ARRAY:
 	case JT_OBJECT:
-		w_put(b, v->type == JT_ARRAY ? "[" : "{", 1);
+		fputc(v->type == JT_ARRAY ? '[' : '{', f);
 		for (i = 0; i < v->len; i++) {
 			const struct jval *k = &v->u.kids[i];
 
 			if (i)
-				w_put(b, ",", 1);
+				fputc(',', f);
 			if (v->type == JT_OBJECT) {
-				w_string(b, k->key, k->keylen);
-				w_put(b, ":", 1);
+				w_string(f, k->key, k->keylen);
+				fputc(':', f);
 			}
-			w_value(b, k);
+			w_value(f, k);
 		}
-		w_put(b, v->type == JT_ARRAY ? "]" : "}", 1);
+		fputc(v->type == JT_ARRAY ? ']' : '}', f);
 		break;
 	}
 }
 
 int jdom_write(const struct jval *v, char **out, size_t *len)
 {
-	struct wbuf b = {0};
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f;
+	bool bad;
 
 	if (!v || !out)
 		return -IZA_EUSAGE;
-	w_value(&b, v);
-	if (b.oom || !b.p) {
-		free(b.p);
+	f = open_memstream(&buf, &size);
+	if (!f)
+		return -IZA_ENOMEM;
+	w_value(f, v);
+	bad = ferror(f) != 0;
+	if (fclose(f) != 0 || bad || !buf) {
+		free(buf);
 		return -IZA_ENOMEM;
 	}
-	*out = b.p;
+	*out = buf;
 	if (len)
-		*len = b.len;
+		*len = size;
 	return 0;
 }
