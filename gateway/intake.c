@@ -68,6 +68,10 @@ struct upload {
 	const char *format;
 	bool async;    /* $import: 202 now, ingested by the worker */
 	bool reserved; /* its row is in the batch log (state receiving) */
+	/* a submission seen before: its answer, given once the body has
+	 * been read (and discarded), so the client is not cut off mid-send */
+	char *earlier, earlier_state[16];
+	bool conflict; /* the same submission arrives on another connection */
 	char id[37];
 	char source[16], submission[80];
 };
@@ -549,14 +553,18 @@ static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
 		json_decref(empty);
 	}
 	pthread_mutex_unlock(&in->mu);
-	if (existing && strcmp(state, "receiving") == 0) {
-		free(existing);
-		return https_outcome(c, MHD_HTTP_CONFLICT, "conflict",
-				     "this submission is being received on "
-				     "another connection");
+	if (existing) {
+		/* answered at the end of the body (handler) */
+		u->conflict = strcmp(state, "receiving") == 0;
+		if (u->conflict)
+			free(existing);
+		else
+			u->earlier = existing;
+		snprintf(u->earlier_state, sizeof(u->earlier_state), "%s",
+			 state);
+		*answered = false;
+		return MHD_YES;
 	}
-	if (existing)
-		return send_batch(c, existing, state, MHD_HTTP_OK, NULL);
 	if (!u->reserved)
 		return https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				     "exception", "cannot record the batch");
@@ -842,6 +850,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		*size = 0;
 		return MHD_YES;
 	}
+	if (u->conflict)
+		return https_outcome(c, MHD_HTTP_CONFLICT, "conflict",
+				     "this submission is being received on "
+				     "another connection");
+	if (u->earlier) {
+		char *answer = u->earlier;
+
+		u->earlier = NULL;
+		return send_batch(c, answer, u->earlier_state, MHD_HTTP_OK,
+				  NULL);
+	}
 	if (u->fd < 0 && !u->path[0])
 		return MHD_YES; /* answered at the first call */
 	return finish_upload(in, c, u);
@@ -859,6 +878,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		/* a connection that ended mid-upload (or an upload refused
 		 * at its end) leaves nothing behind */
 		drop_spool(u);
+		free(u->earlier);
 		if (u->reserved) {
 			pthread_mutex_lock(&in->mu);
 			batch_drop(in, u->id);
