@@ -72,6 +72,10 @@ struct upload {
 	 * been read (and discarded), so the client is not cut off mid-send */
 	char *earlier, earlier_state[16];
 	bool conflict; /* the same submission arrives on another connection */
+	/* a refusal given once a small body has been read (refuse()) */
+	unsigned refuse_status;
+	const char *refuse_code;
+	char refuse_why[200];
 	char id[37];
 	char source[16], submission[80];
 };
@@ -509,6 +513,33 @@ static void drop_spool(struct upload *u)
 	}
 }
 
+/* Refuse a POST.  A body of at most INTAKE_REFUSE_READ bytes (by its
+ * Content-Length) is read and discarded first, so that the client, still
+ * sending, gets the answer instead of a reset connection; a larger or
+ * unannounced one is answered at once (nobody has to accept gigabytes
+ * from a client it refuses). */
+#define INTAKE_REFUSE_READ (1u << 20)
+
+static enum MHD_Result refuse(struct MHD_Connection *c, struct upload *u,
+			      unsigned status, const char *code,
+			      const char *why, bool *answered)
+{
+	const char *cl =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	char *end = NULL;
+	unsigned long long n = cl ? strtoull(cl, &end, 10) : 0;
+
+	if (!cl || !end || *end || n > INTAKE_REFUSE_READ) {
+		*answered = true;
+		return https_outcome(c, status, code, why);
+	}
+	u->refuse_status = status;
+	u->refuse_code = code;
+	snprintf(u->refuse_why, sizeof(u->refuse_why), "%s", why);
+	*answered = false;
+	return MHD_YES;
+}
+
 /* First call of a POST: who, what, idempotency, the spool file.  Returns
  * MHD_YES to receive the body, or the answer already queued (*answered). */
 static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
@@ -521,19 +552,21 @@ static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
 
 	*answered = true;
 	if (!tls_peer_get(c, &peer, &why))
-		return https_outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
+		return refuse(c, u, MHD_HTTP_UNAUTHORIZED, "security", why,
+			      answered);
 	if (!agb_of(peer.serial, u->source))
-		return https_outcome(c, MHD_HTTP_FORBIDDEN, "security",
-				     "the certificate names no AGB code "
-				     "(serialNumber AGB-nnnnnnnn)");
+		return refuse(c, u, MHD_HTTP_FORBIDDEN, "security",
+			      "the certificate names no AGB code "
+			      "(serialNumber AGB-nnnnnnnn)",
+			      answered);
 	u->format = format;
 	sub =
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-IZA-Submission");
 	if (sub) {
 		if (!*sub || strlen(sub) >= sizeof(u->submission))
-			return https_outcome(
-			    c, MHD_HTTP_BAD_REQUEST, "invalid",
-			    "X-IZA-Submission: 1 to 79 characters");
+			return refuse(c, u, MHD_HTTP_BAD_REQUEST, "invalid",
+				      "X-IZA-Submission: 1 to 79 characters",
+				      answered);
 		snprintf(u->submission, sizeof(u->submission), "%s", sub);
 	}
 	/* the check for an earlier submission and the reservation of this
@@ -850,6 +883,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		*size = 0;
 		return MHD_YES;
 	}
+	if (u->refuse_status)
+		return https_outcome(c, u->refuse_status, u->refuse_code,
+				     u->refuse_why);
 	if (u->conflict)
 		return https_outcome(c, MHD_HTTP_CONFLICT, "conflict",
 				     "this submission is being received on "
