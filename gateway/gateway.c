@@ -292,18 +292,12 @@ static int build_checked(struct gw *g, const struct kpi_results *r,
 	return rc;
 }
 
-/* Sign the exact bytes of the report and queue them for upload, when the
- * region's signing key and certificate chain are configured. */
-static int enqueue_signed(struct gw *g, const struct kpi_results *r,
-			  int64_t now, bool closes, struct gw_report *out)
+/* The region's signer when signing is configured (*out NULL when not), or
+ * an error when the configuration cannot sign what it must: checked before
+ * anything is recorded. */
+static int load_signer(struct gw *g, bool closes, struct jws_signer **out)
 {
-	struct jws_signer *signer = NULL;
-	struct outbox *ob = NULL;
-	struct jws_claims c;
-	char *body = NULL, *jws = NULL;
-	bool added = false;
-	int rc;
-
+	*out = NULL;
 	if (!g->cfg->signing_key || !g->cfg->signing_chain) {
 		if (closes)
 			return iza_error_set(
@@ -318,17 +312,30 @@ static int enqueue_signed(struct gw *g, const struct kpi_results *r,
 				     "signed upload needs the plan the region "
 				     "reports for (configuration member "
 				     "\"plan\")");
+	return jws_signer_load(g->cfg->signing_key, g->cfg->signing_chain, out,
+			       &g->err);
+}
+
+/* Sign the exact bytes of the report and queue them for upload (closes:
+ * with the period's closing, outbox.h). */
+static int enqueue_signed(struct gw *g, const struct jws_signer *signer,
+			  const struct kpi_results *r, int64_t now, bool closes,
+			  struct gw_report *out)
+{
+	struct outbox *ob = NULL;
+	struct jws_claims c;
+	char *body = NULL, *jws = NULL;
+	bool added = false;
+	int rc;
+
 	memset(&c, 0, sizeof(c));
 	snprintf(c.report_id, sizeof(c.report_id), "%s", out->report_id);
 	snprintf(c.region, sizeof(c.region), "%s", r->region);
 	snprintf(c.plan, sizeof(c.plan), "%s", g->cfg->plan);
 	snprintf(c.period, sizeof(c.period), "%s", r->period.label);
 	body = report_dumps(out->bundle);
-	rc = body ? jws_signer_load(g->cfg->signing_key, g->cfg->signing_chain,
-				    &signer, &g->err)
+	rc = body ? jws_sign(signer, &c, body, strlen(body), &jws, &g->err)
 		  : -IZA_ENOMEM;
-	if (rc == 0)
-		rc = jws_sign(signer, &c, body, strlen(body), &jws, &g->err);
 	if (rc == 0)
 		rc = outbox_open(g->cfg->outbox_path, true, &ob, &g->err);
 	if (rc == 0 && closes)
@@ -342,7 +349,6 @@ static int enqueue_signed(struct gw *g, const struct kpi_results *r,
 	if (rc == 0)
 		out->queued = true;
 	outbox_close(ob);
-	jws_signer_free(signer);
 	free(jws);
 	free(body);
 	return rc;
@@ -354,6 +360,7 @@ int gw_report_period(struct gw *g, const struct period *p, int64_t now,
 {
 	struct kpi_results *r = NULL;
 	struct release_plan rp = {0};
+	struct jws_signer *signer = NULL;
 	struct report_meta meta;
 	int64_t seq = 0;
 	int rc;
@@ -375,17 +382,11 @@ int gw_report_period(struct gw *g, const struct period *p, int64_t now,
 			return 0;
 		}
 	}
-	/* a signing key that cannot be read fails here, before anything is
-	 * recorded */
-	if (g->cfg->signing_key && g->cfg->signing_chain) {
-		struct jws_signer *signer = NULL;
-
-		rc = jws_signer_load(g->cfg->signing_key, g->cfg->signing_chain,
-				     &signer, &g->err);
-		jws_signer_free(signer);
-		if (rc)
-			return rc;
-	}
+	/* a signing key that cannot be read, or a missing plan, fails here,
+	 * before anything is recorded */
+	rc = load_signer(g, closes, &signer);
+	if (rc)
+		return rc;
 	rc = gw_released(g, p, true, &r);
 	if (rc)
 		goto out;
@@ -421,8 +422,8 @@ int gw_report_period(struct gw *g, const struct period *p, int64_t now,
 	if (rc == 0 && out->release != seq)
 		rc = build_checked(g, r, &meta, out->release, out);
 	out->budget_charged = rc == 0 && rp.milli > 0;
-	if (rc == 0)
-		rc = enqueue_signed(g, r, now, closes, out);
+	if (rc == 0 && signer)
+		rc = enqueue_signed(g, signer, r, now, closes, out);
 out:
 	if (rc) {
 		json_decref(out->bundle);
@@ -430,5 +431,6 @@ out:
 	}
 	free(rp.cells);
 	kpi_results_free(r);
+	jws_signer_free(signer);
 	return rc;
 }

@@ -205,6 +205,18 @@ int outbox_enqueue(struct outbox *ob, const char *id, const char *region,
 
 static const char *const state_name[] = {"queued", "sent", "failed"};
 
+/* The state in column col ("queued" when unknown or NULL). */
+static enum outbox_state state_at(sqlite3_stmt *s, int col)
+{
+	const char *st = (const char *)sqlite3_column_text(s, col);
+	int i;
+
+	for (i = 0; st && i < 3; i++)
+		if (strcmp(st, state_name[i]) == 0)
+			return (enum outbox_state)i;
+	return OUTBOX_QUEUED;
+}
+
 static void copy_text(char *dst, size_t size, sqlite3_stmt *s, int col)
 {
 	const unsigned char *t = sqlite3_column_text(s, col);
@@ -218,9 +230,6 @@ static void copy_text(char *dst, size_t size, sqlite3_stmt *s, int col)
 
 static void read_item(sqlite3_stmt *s, struct outbox_item *it)
 {
-	const char *st;
-	int i;
-
 	memset(it, 0, sizeof(*it));
 	copy_text(it->id, sizeof(it->id), s, 0);
 	copy_text(it->region, sizeof(it->region), s, 1);
@@ -232,10 +241,7 @@ static void read_item(sqlite3_stmt *s, struct outbox_item *it)
 	it->attempts = sqlite3_column_int(s, 7);
 	it->last_status = sqlite3_column_int(s, 8);
 	copy_text(it->last_error, sizeof(it->last_error), s, 9);
-	st = (const char *)sqlite3_column_text(s, 10);
-	for (i = 0; i < 3; i++)
-		if (st && strcmp(st, state_name[i]) == 0)
-			it->state = (enum outbox_state)i;
+	it->state = state_at(s, 10);
 }
 
 int outbox_next(struct outbox *ob, int64_t now, struct outbox_item *it,
@@ -546,17 +552,12 @@ int outbox_closings(struct outbox *ob,
 		return db_fail(ob, err, "cannot read the outbox");
 	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		struct outbox_closing c;
-		const unsigned char *st = sqlite3_column_text(s, 3);
 
 		memset(&c, 0, sizeof(c));
 		copy_text(c.period, sizeof(c.period), s, 0);
 		copy_text(c.report_id, sizeof(c.report_id), s, 1);
 		c.closed_at = sqlite3_column_int64(s, 2);
-		c.state = st && strcmp((const char *)st, "sent") == 0
-			      ? OUTBOX_SENT
-			  : st && strcmp((const char *)st, "failed") == 0
-			      ? OUTBOX_FAILED
-			      : OUTBOX_QUEUED;
+		c.state = state_at(s, 3);
 		c.sent_at = sqlite3_column_int64(s, 4);
 		c.failures = sqlite3_column_int(s, 5);
 		c.failed_at = sqlite3_column_int64(s, 6);
