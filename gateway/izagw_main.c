@@ -615,6 +615,8 @@ struct serve {
 		int64_t next;
 	} backoff[SERVE_BACKOFF_MAX];
 	size_t nbackoff;
+	/* every period before this one is closed: a tick starts here */
+	struct period first_open;
 };
 
 static struct serve_backoff *backoff_of(struct serve *sv, const char *period,
@@ -689,8 +691,9 @@ static int serve_ingest(void *ctx, const char *source, const char *path,
 	return rc;
 }
 
-/* Close one period that is due: release it, or record why not. */
-static void serve_close(struct serve *sv, const struct period *p)
+/* Close one period that is due: release it, or record why not.  True when
+ * it is closed (now or before). */
+static bool serve_close(struct serve *sv, const struct period *p)
 {
 	struct gw *g = sv->g;
 	struct serve_backoff *b = backoff_of(sv, p->label, false);
@@ -699,11 +702,10 @@ static void serve_close(struct serve *sv, const struct period *p)
 	int rc;
 
 	if (b && now < b->next)
-		return; /* failed before: not yet again */
+		return false; /* failed before: not yet again */
 	rc = gw_report_period(g, p, now, true, &rep);
 	if (b && rc == 0)
 		*b = sv->backoff[--sv->nbackoff]; /* closed: forget it */
-
 	if (rc == 0 && !rep.already_closed)
 		log_event("period.closed",
 			  json_pack("{s:s,s:s,s:I,s:b}", "period", p->label,
@@ -712,7 +714,7 @@ static void serve_close(struct serve *sv, const struct period *p)
 				    rep.budget_charged));
 	json_decref(rep.bundle);
 	if (rc == 0)
-		return;
+		return true;
 	b = backoff_of(sv, p->label, true);
 	if (b) {
 		b->failures++;
@@ -735,6 +737,7 @@ static void serve_close(struct serve *sv, const struct period *p)
 		outbox_close(ob);
 	}
 	iza_error_clear(&g->err);
+	return false;
 }
 
 /* Send what is due in the outbox (outside the lock: push uses its own
@@ -778,13 +781,20 @@ static void serve_tick(void *ctx)
 	struct serve *sv = ctx;
 	const struct schedule *sc = &sv->g->cfg->schedule;
 	long today = gw_today();
-	struct period p = sc->from;
+	struct period p;
+	bool all_closed = true;
 
 	pthread_mutex_lock(&sv->lock);
+	p = sv->first_open;
 	while (schedule_close_day(sc, &p) <= today) {
-		serve_close(sv, &p);
+		bool closed = serve_close(sv, &p);
+
+		/* closed periods at the front are not looked at again */
+		all_closed = all_closed && closed;
 		if (schedule_next(&p, &p) != 0)
 			break;
+		if (all_closed)
+			sv->first_open = p;
 	}
 	pthread_mutex_unlock(&sv->lock);
 	serve_push(sv->g);
@@ -892,7 +902,9 @@ static int cmd_serve(struct gw *g, int argc, char **argv)
 	ic.ingest = serve_ingest;
 	ic.metrics = serve_metrics;
 	ic.ctx = &sv;
+	memset(&sv, 0, sizeof(sv));
 	sv.g = g;
+	sv.first_open = sc->from;
 	pthread_mutex_init(&sv.lock, NULL);
 	rc = intake_start(&ic, &in, &g->err);
 	if (rc)
