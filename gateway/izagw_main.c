@@ -962,8 +962,16 @@ static int cmd_replay(struct gw *g, int argc, char **argv)
 	memset(&set, 0, sizeof(set));
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 's' || !valid_source(optarg))
+		if (c != 's')
 			return -IZA_EUSAGE;
+		if (!valid_source(optarg)) {
+			fprintf(stderr,
+				"izagw replay: --source must be 1 to %d "
+				"letters, digits, '.', '-' or '_' (an AGB "
+				"code such as 06010713)\n",
+				IZA_SOURCE_MAX - 1);
+			return -IZA_EUSAGE;
+		}
 		snprintf(set.source, sizeof(set.source), "%s", optarg);
 	}
 	if (optind != argc - 1) {
