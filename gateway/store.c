@@ -37,6 +37,15 @@
  *     which only cost lookups.
  *   - an update marks the old rows dead (one rowid range) and appends.
  *
+ * Patients are staged too: an HL7 v2 or CDA record carries its patient
+ * every time (a GP patient is in ~10 messages of a file, each one newer),
+ * and without staging every message cost a lookup and a rewrite of the
+ * patient row.  The staged row is the one the table would hold: a put
+ * compares with it exactly as with the stored row, so the results
+ * (inserted, updated, duplicate, stale) are those of an unstaged put.
+ * Staged rows are written in key order when the table is full, before every
+ * COMMIT and before a read inside a batch (store_scan, store_stats).
+ *
  * Content hash: 64-bit FNV-1a over a canonical serialisation of the event set
  * (events sorted by type; every field except source, source_id, last_updated
  * and version, each string length-prefixed, each integer as 8 little-endian
@@ -77,6 +86,8 @@
 #define BLOOM_BLOCKS  (BLOOM_WORDS / 8)
 #define RADIX_BUCKETS (1 << 16)
 #define PROBE_MAX     64 /* ekey collisions in a row before giving up */
+/* Staged patients: 8 Ki x 192 bytes + index ~ 1.7 MB. */
+#define PSTAGE_MAX (8 * 1024)
 
 /* ---- schema and migrations ---- */
 
@@ -282,6 +293,15 @@ struct staging {
 	size_t n, max, nslots;
 };
 
+/* Patient rows of the open transaction not written yet: row[0..n) in
+ * arrival order, slot[] an open-addressing index over them as above. */
+struct pstaging {
+	struct canon_patient *row;
+	const struct canon_patient **order; /* for the flush's sort */
+	uint32_t *slot;
+	size_t n, max, nslots;
+};
+
 struct store {
 	sqlite3 *db;
 	char *path;
@@ -293,6 +313,7 @@ struct store {
 	int schema_version;
 	/* encounter index (v2) */
 	struct staging stage;
+	struct pstaging pstage;
 	uint64_t *bloom; /* BLOOM_WORDS words; NULL until the first put */
 	bool bloom_valid;
 	int64_t data_version; /* of the last transaction begun */
@@ -300,6 +321,11 @@ struct store {
 };
 
 /* ---- errors ---- */
+
+/* the staging tables (encounter index and patients) */
+static void pstage_free(struct pstaging *ps);
+static int flush_staged(struct store *st, struct iza_error *err);
+static void clear_staged(struct store *st);
 
 static int db_error(struct store *st, struct iza_error *err, const char *what)
 {
@@ -750,6 +776,7 @@ int store_set_test_hooks(struct store *st, const struct store_test_hooks *h)
 		return -IZA_EUSAGE;
 	st->hooks = *h;
 	stage_free(&st->stage); /* empty outside a transaction */
+	pstage_free(&st->pstage);
 	st->bloom_valid = false;
 	return 0;
 }
@@ -858,7 +885,7 @@ static int migrate(struct store *st, struct iza_error *err)
 out:
 	if (ret) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		stage_clear(&st->stage);
+		clear_staged(st);
 		st->bloom_valid = false;
 		return ret;
 	}
@@ -1032,6 +1059,7 @@ void store_close(struct store *st)
 		sqlite3_finalize(st->scan[i].stmt);
 	sqlite3_close(st->db); /* accepts NULL */
 	stage_free(&st->stage);
+	pstage_free(&st->pstage);
 	free(st->bloom);
 	free(st->path);
 	free(st);
@@ -1093,7 +1121,7 @@ int store_batch_end(struct store *st, const struct batch_info *info,
 	}
 	if (!counts)
 		counts = &zero;
-	ret = stage_flush(st, err);
+	ret = flush_staged(st, err);
 	if (ret) {
 		store_batch_abort(st);
 		return ret;
@@ -1134,7 +1162,7 @@ void store_batch_abort(struct store *st)
 	if (!st || !st->in_batch)
 		return;
 	step_done(st, S_ROLLBACK);
-	stage_clear(&st->stage);
+	clear_staged(st);
 	st->in_batch = false;
 	st->batch_failed = false;
 }
@@ -1163,13 +1191,13 @@ static int auto_end(struct store *st, bool own, int ret, struct iza_error *err)
 	if (!own)
 		return ret;
 	if (ret == 0)
-		ret = stage_flush(st, err);
+		ret = flush_staged(st, err);
 	if (ret == 0 && step_done(st, S_COMMIT) == 0)
 		return 0;
 	if (ret == 0)
 		ret = db_error(st, err, "cannot commit");
 	step_done(st, S_ROLLBACK);
-	stage_clear(&st->stage);
+	clear_staged(st);
 	return ret;
 }
 
@@ -1691,6 +1719,177 @@ int store_put_empty_encounter(struct store *st, const char *source,
 
 /* ---- patients ---- */
 
+static void pstage_free(struct pstaging *ps)
+{
+	free(ps->row);
+	free(ps->order);
+	free(ps->slot);
+	memset(ps, 0, sizeof(*ps));
+}
+
+static int pstage_init(struct pstaging *ps, size_t max)
+{
+	size_t nslots = 16;
+
+	while (nslots < 2 * max)
+		nslots *= 2;
+	ps->row = malloc(max * sizeof(*ps->row));
+	ps->order = malloc(max * sizeof(*ps->order));
+	ps->slot = calloc(nslots, sizeof(*ps->slot));
+	if (!ps->row || !ps->order || !ps->slot) {
+		pstage_free(ps);
+		return -IZA_ENOMEM;
+	}
+	ps->n = 0;
+	ps->max = max;
+	ps->nslots = nslots;
+	return 0;
+}
+
+static void pstage_clear(struct pstaging *ps)
+{
+	if (ps->n)
+		memset(ps->slot, 0, ps->nslots * sizeof(*ps->slot));
+	ps->n = 0;
+}
+
+/* patient_key is an HMAC: its first 8 bytes are as good as any hash. */
+static size_t pstage_hash(const struct canon_patient *p)
+{
+	uint64_t h = load_le64(p->patient_key);
+	size_t i, n = strnlen(p->source, sizeof(p->source));
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p->source[i]) * FNV_PRIME;
+	return (size_t)mix64(h);
+}
+
+static bool same_patient_key(const struct canon_patient *a,
+			     const struct canon_patient *b)
+{
+	return memcmp(a->patient_key, b->patient_key, IZA_HASH_LEN) == 0 &&
+	       field_eq(a->source, b->source, sizeof(a->source));
+}
+
+/* The staged row of p's key, or NULL; *slot_out the slot it is in or the
+ * free slot it would take. */
+static struct canon_patient *
+pstage_get(struct pstaging *ps, const struct canon_patient *p, size_t *slot_out)
+{
+	size_t mask = ps->nslots - 1, h = pstage_hash(p) & mask;
+
+	while (ps->slot[h]) {
+		struct canon_patient *r = &ps->row[ps->slot[h] - 1];
+
+		if (same_patient_key(r, p)) {
+			*slot_out = h;
+			return r;
+		}
+		h = (h + 1) & mask;
+	}
+	*slot_out = h;
+	return NULL;
+}
+
+/* Primary key order of the patients table: source, then patient_key. */
+static int patient_key_cmp(const void *a, const void *b)
+{
+	const struct canon_patient *x = *(const struct canon_patient *const *)a;
+	const struct canon_patient *y = *(const struct canon_patient *const *)b;
+	int c = strncmp(x->source, y->source, sizeof(x->source));
+
+	return c ? c : memcmp(x->patient_key, y->patient_key, IZA_HASH_LEN);
+}
+
+static int patient_write(struct store *st, const struct canon_patient *p,
+			 struct iza_error *err)
+{
+	sqlite3_stmt *s = st->stmt[S_PAT_PUT];
+
+	BIND_FIELD(s, 1, p->source);
+	sqlite3_bind_blob(s, 2, p->patient_key, IZA_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, p->pseudonym, IZA_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, p->has_bsn);
+	sqlite3_bind_int(s, 5, p->pc4);
+	BIND_FIELD(s, 6, p->gemeente);
+	BIND_FIELD(s, 7, p->region);
+	sqlite3_bind_int(s, 8, p->birth_year);
+	BIND_FIELD(s, 9, p->sex);
+	bind_time(s, 10, p->last_updated);
+	sqlite3_bind_int64(s, 11, p->version);
+	sqlite3_bind_int(s, 12, p->active);
+	if (step_done(st, S_PAT_PUT))
+		return write_error(st, err, "cannot store patient");
+	return 0;
+}
+
+/* Write the staged patients in key order, then empty the table.  Inside the
+ * open transaction. */
+static int pstage_flush(struct store *st, struct iza_error *err)
+{
+	struct pstaging *ps = &st->pstage;
+	int ret = 0;
+	size_t i;
+
+	for (i = 0; i < ps->n; i++)
+		ps->order[i] = &ps->row[i];
+	qsort(ps->order, ps->n, sizeof(*ps->order), patient_key_cmp);
+	for (i = 0; i < ps->n && ret == 0; i++)
+		ret = patient_write(st, ps->order[i], err);
+	pstage_clear(ps);
+	return ret;
+}
+
+/* Stage p as its key's new row: replaces the staged row (old, when not
+ * NULL), else takes the free slot (flushing a full table first). */
+static int pstage_put(struct store *st, struct canon_patient *old, size_t slot,
+		      const struct canon_patient *p, struct iza_error *err)
+{
+	struct pstaging *ps = &st->pstage;
+	int ret;
+
+	if (old) {
+		*old = *p;
+		return 0;
+	}
+	if (ps->n == ps->max) {
+		ret = pstage_flush(st, err);
+		if (ret)
+			return ret;
+		pstage_get(ps, p, &slot); /* the table is empty: a new slot */
+	}
+	ps->row[ps->n++] = *p;
+	ps->slot[slot] = (uint32_t)ps->n;
+	return 0;
+}
+
+static bool patient_eq(const struct canon_patient *a,
+		       const struct canon_patient *b)
+{
+	return memcmp(a->pseudonym, b->pseudonym, IZA_HASH_LEN) == 0 &&
+	       a->has_bsn == b->has_bsn && a->pc4 == b->pc4 &&
+	       field_eq(a->gemeente, b->gemeente, sizeof(a->gemeente)) &&
+	       field_eq(a->region, b->region, sizeof(a->region)) &&
+	       a->birth_year == b->birth_year &&
+	       field_eq(a->sex, b->sex, sizeof(a->sex)) &&
+	       a->active == b->active;
+}
+
+/* Everything staged into the tables (before a COMMIT or a read). */
+static int flush_staged(struct store *st, struct iza_error *err)
+{
+	int ret = stage_flush(st, err);
+
+	return ret ? ret : pstage_flush(st, err);
+}
+
+/* After a ROLLBACK: nothing staged survives. */
+static void clear_staged(struct store *st)
+{
+	stage_clear(&st->stage);
+	pstage_clear(&st->pstage);
+}
+
 static bool col_text_eq(sqlite3_stmt *s, int i, const char *f, size_t size)
 {
 	const unsigned char *t = sqlite3_column_text(s, i);
@@ -1719,7 +1918,9 @@ int store_put_patient(struct store *st, const struct canon_patient *p,
 		      enum put_result *res, struct iza_error *err)
 {
 	enum put_result r = PUT_INSERTED;
+	struct canon_patient *staged;
 	sqlite3_stmt *s;
+	size_t slot;
 	bool own = false;
 	int ret, rc;
 
@@ -1729,52 +1930,53 @@ int store_put_patient(struct store *st, const struct canon_patient *p,
 	if (!p->source[0])
 		return iza_error_set(err, -IZA_EMISSING, NULL, 0, "source",
 				     "patient without source");
+	if (!st->pstage.row &&
+	    pstage_init(&st->pstage, st->hooks.patient_staging_max
+					 ? st->hooks.patient_staging_max
+					 : PSTAGE_MAX))
+		return iza_error_set(err, -IZA_ENOMEM, st->path, 0, NULL,
+				     "out of memory for the patient staging "
+				     "table");
 	ret = auto_begin(st, &own, err);
 	if (ret)
 		return ret;
-	s = st->stmt[S_PAT_GET];
-	BIND_FIELD(s, 1, p->source);
-	sqlite3_bind_blob(s, 2, p->patient_key, IZA_HASH_LEN, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		int c = meta_cmp(p->last_updated, p->version, column_time(s, 0),
-				 sqlite3_column_int64(s, 1));
+	staged = pstage_get(&st->pstage, p, &slot);
+	if (staged) {
+		int c = meta_cmp(p->last_updated, p->version,
+				 staged->last_updated, staged->version);
 
 		if (c < 0)
 			r = PUT_STALE;
-		else if (c == 0 && patient_same(s, p))
+		else if (c == 0 && patient_eq(staged, p))
 			r = PUT_DUPLICATE;
 		else
 			r = PUT_UPDATED;
-	} else if (rc == SQLITE_DONE) {
-		r = PUT_INSERTED;
 	} else {
-		sqlite3_reset(s);
-		ret = write_error(st, err, "cannot look up patient");
-		goto out;
-	}
-	sqlite3_reset(s);
-	if (r == PUT_INSERTED || r == PUT_UPDATED) {
-		s = st->stmt[S_PAT_PUT];
+		s = st->stmt[S_PAT_GET];
 		BIND_FIELD(s, 1, p->source);
 		sqlite3_bind_blob(s, 2, p->patient_key, IZA_HASH_LEN,
 				  SQLITE_STATIC);
-		sqlite3_bind_blob(s, 3, p->pseudonym, IZA_HASH_LEN,
-				  SQLITE_STATIC);
-		sqlite3_bind_int(s, 4, p->has_bsn);
-		sqlite3_bind_int(s, 5, p->pc4);
-		BIND_FIELD(s, 6, p->gemeente);
-		BIND_FIELD(s, 7, p->region);
-		sqlite3_bind_int(s, 8, p->birth_year);
-		BIND_FIELD(s, 9, p->sex);
-		bind_time(s, 10, p->last_updated);
-		sqlite3_bind_int64(s, 11, p->version);
-		sqlite3_bind_int(s, 12, p->active);
-		if (step_done(st, S_PAT_PUT)) {
-			ret = write_error(st, err, "cannot store patient");
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			int c = meta_cmp(p->last_updated, p->version,
+					 column_time(s, 0),
+					 sqlite3_column_int64(s, 1));
+
+			if (c < 0)
+				r = PUT_STALE;
+			else if (c == 0 && patient_same(s, p))
+				r = PUT_DUPLICATE;
+			else
+				r = PUT_UPDATED;
+		} else if (rc != SQLITE_DONE) {
+			sqlite3_reset(s);
+			ret = write_error(st, err, "cannot look up patient");
 			goto out;
 		}
+		sqlite3_reset(s);
 	}
+	if (r == PUT_INSERTED || r == PUT_UPDATED)
+		ret = pstage_put(st, staged, slot, p, err);
 out:
 	ret = auto_end(st, own, ret, err);
 	if (ret == 0 && res)
@@ -1928,6 +2130,12 @@ int store_scan(struct store *st, const struct event_filter *f,
 	sh.nstatuses = list_len(f->statuses, "statuses", err);
 	if (sh.nstatuses < -1)
 		return sh.nstatuses;
+	/* inside a batch, the events join the staged patients too */
+	if (st->in_batch) {
+		ret = flush_staged(st, err);
+		if (ret)
+			return ret;
+	}
 	ret = scan_stmt(st, &sh, &s, &own, err);
 	if (ret)
 		return ret;
@@ -1990,9 +2198,9 @@ int store_stats(struct store *st, struct store_stats *out,
 	if (!st || !out)
 		return iza_error_set(err, -IZA_EUSAGE, NULL, 0, NULL,
 				     "store_stats: missing argument");
-	/* inside a batch, count the staged encounters too */
+	/* inside a batch, count the staged encounters and patients too */
 	if (st->in_batch) {
-		ret = stage_flush(st, err);
+		ret = flush_staged(st, err);
 		if (ret)
 			return ret;
 	}

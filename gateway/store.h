@@ -136,6 +136,7 @@ int store_stats(struct store *st, struct store_stats *out,
  *                 must be given to a new, empty store only;
  *   staging_max   holds at most this many staged index entries before a
  *                 flush (0: the default), to flush in the middle of a batch;
+ *   patient_staging_max  the same for staged patients;
  *   bloom_maybe   the Bloom filter answers "maybe present" for every key
  *                 (the false-positive path: a lookup that finds nothing).
  * Call outside a batch.  Returns 0 or -IZA_EUSAGE.
@@ -144,6 +145,7 @@ struct store_test_hooks {
 	void (*key_hash)(const char *source, const char *source_id,
 			 uint64_t *key, uint64_t *check);
 	size_t staging_max;
+	size_t patient_staging_max;
 	bool bloom_maybe;
 };
 int store_set_test_hooks(struct store *st, const struct store_test_hooks *h);

@@ -1016,6 +1016,103 @@ START_TEST(test_abort_with_staged_entries)
 }
 END_TEST
 
+/* Patients as a second connection sees them (committed rows only). */
+static int count_patient_rows(void)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int n;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM patients",
+					    -1, &q, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	n = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
+START_TEST(test_patient_staging)
+{
+	struct store_test_hooks h = {.patient_staging_max = 3};
+	struct canon_patient p;
+	struct canon_event e;
+	struct iza_error err;
+	int i;
+
+	ck_assert_int_eq(store_set_test_hooks(st, &h), 0);
+	batch_begin();
+	/* 8 new patients: two flushes of 3 in the batch, 2 left staged */
+	for (i = 1; i <= 8; i++) {
+		p = patient("G", i, "ZK01", T0);
+		ck_assert_int_eq(putp(&p), PUT_INSERTED);
+	}
+	/* each compared with the row it has, staged or written */
+	for (i = 1; i <= 8; i++) {
+		p = patient("G", i, "ZK01", T0);
+		ck_assert_int_eq(putp(&p), PUT_DUPLICATE);
+		p.last_updated = T0 - 1;
+		ck_assert_int_eq(putp(&p), PUT_STALE);
+	}
+	/* the same key in another source is another patient */
+	p = patient("H", 1, "ZK01", T0);
+	ck_assert_int_eq(putp(&p), PUT_INSERTED);
+	/* newer: updated, then the same again a duplicate; equal meta with
+	 * other content: updated */
+	p = patient("G", 8, "ZK02", T0 + 1);
+	ck_assert_int_eq(putp(&p), PUT_UPDATED);
+	ck_assert_int_eq(putp(&p), PUT_DUPLICATE);
+	p.pc4 = 4321;
+	ck_assert_int_eq(putp(&p), PUT_UPDATED);
+	ck_assert_int_eq(putp(&p), PUT_DUPLICATE);
+	/* a scan inside the batch joins the staged row of patient 8 */
+	e = ev("G", "e8", "gp_contact", T0 + 10, IZA_TIME_NONE, T0, 1,
+	       "finished", 8);
+	ck_assert_int_eq(put1(&e), PUT_INSERTED);
+	ck_assert_str_eq(
+	    scan(T0 + 10, T0 + 11, false, NULL, NULL),
+	    "gp_contact|finished|10|-1|ZK02|P|1950|in_person|-1\n");
+	ck_assert_int_eq(stats().patients, 9);
+	ck_assert_int_eq(count_patient_rows(), 0); /* nothing committed */
+	batch_end();
+	ck_assert_int_eq(count_patient_rows(), 9);
+
+	/* an aborted batch leaves neither its staged nor its written rows */
+	batch_begin();
+	for (i = 20; i < 25; i++) {
+		p = patient("G", i, "ZK01", T0);
+		ck_assert_int_eq(putp(&p), PUT_INSERTED);
+	}
+	p = patient("G", 8, "ZK03", T0 + 5);
+	ck_assert_int_eq(putp(&p), PUT_UPDATED);
+	store_batch_abort(st);
+	ck_assert_int_eq(stats().patients, 9);
+	p = patient("G", 8, "ZK02", T0 + 1);
+	p.pc4 = 4321;
+	ck_assert_int_eq(putp(&p), PUT_DUPLICATE);
+	p = patient("G", 20, "ZK01", T0);
+	ck_assert_int_eq(putp(&p), PUT_INSERTED);
+
+	/* after reopening, the rows come from the table */
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(store_open(dbpath, false, &st, &err), 0);
+	for (i = 1; i <= 7; i++) {
+		p = patient("G", i, "ZK01", T0);
+		ck_assert_int_eq(putp(&p), PUT_DUPLICATE);
+	}
+	p = patient("G", 8, "ZK02", T0 + 1);
+	p.pc4 = 4321;
+	ck_assert_int_eq(putp(&p), PUT_DUPLICATE);
+	ck_assert_str_eq(
+	    scan(T0 + 10, T0 + 11, false, NULL, NULL),
+	    "gp_contact|finished|10|-1|ZK02|P|1950|in_person|-1\n");
+	ck_assert_int_eq(count_patient_rows(), 10);
+}
+END_TEST
+
 /* The v1 schema as the previous program created it. */
 static const char v1_schema[] =
     "CREATE TABLE encounters(source TEXT NOT NULL, source_id TEXT NOT NULL,"
@@ -1351,6 +1448,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_forced_collision);
 	tcase_add_test(tc, test_update_multi_event_after_flush);
 	tcase_add_test(tc, test_abort_with_staged_entries);
+	tcase_add_test(tc, test_patient_staging);
 	tcase_add_test(tc, test_migration_from_v1);
 	tcase_add_test(tc, test_migration_refuses_orphans);
 	tcase_add_test(tc, test_other_connection_commits);
