@@ -166,7 +166,10 @@ failed() {
 # A fresh gateway: gw_init DIR
 gw_init() {
 	mkdir -p "$1"
-	printf '{"data_dir": "%s/data", "mapping_dir": "%s/mappings"}\n' "$1" "$ROOT" >"$1/config.json"
+	# both organisations consent to figures that reveal their own (the
+	# provider rule would otherwise mask a region's one hospital's ER visits)
+	printf '{"data_dir": "%s/data", "mapping_dir": "%s/mappings", "provider_consent": ["%s", "%s"]}\n' \
+		"$1" "$ROOT" "$HOSP_AGB" "$GP_AGB" >"$1/config.json"
 	"$IZAGW" --config "$1/config.json" init --region "$REGION" >/dev/null
 }
 # ingest_all DIR [--threads N] : both sources, hospital then GP; exit 5
