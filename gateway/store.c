@@ -35,7 +35,9 @@
  *     when another connection has committed (PRAGMA data_version), since its
  *     keys are unknown to this one.  A rolled-back batch leaves stale bits,
  *     which only cost lookups.
- *   - an update marks the old rows dead (one rowid range) and appends.
+ *   - an update to as many events as before rewrites the rows in place;
+ *     any other update marks the old rows dead (one rowid range) and
+ *     appends.
  *
  * Patients are staged too: an HL7 v2 or CDA record carries its patient
  * every time (a GP patient is in ~10 messages of a file, each one newer),
@@ -221,6 +223,7 @@ enum stmt_id {
 	S_ENC_KEYS,
 	S_EV_KILL,
 	S_EV_INS,
+	S_EV_SET,
 	S_PAT_GET,
 	S_PAT_PUT,
 	S_BATCH_INS,
@@ -244,6 +247,11 @@ static const char *const stmt_sql[S_COUNT_] = {
 		 " disposition, patient_key, ekey, live)"
 		 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
 		 " ?13, ?14, 1)",
+    [S_EV_SET] = "UPDATE events SET source = ?1, source_id = ?2, type = ?3,"
+		 " channel = ?4, status = ?5, provider = ?6, sector = ?7,"
+		 " rule = ?8, start = ?9, \"end\" = ?10, urgency = ?11,"
+		 " disposition = ?12, patient_key = ?13, ekey = ?14, live = 1"
+		 " WHERE id = ?15",
     [S_PAT_GET] = "SELECT last_updated, version, pseudonym, has_bsn, pc4,"
 		  " gemeente, region, birth_year, sex, active"
 		  " FROM patients WHERE source = ?1 AND patient_key = ?2",
@@ -1292,6 +1300,54 @@ static void bind_field(sqlite3_stmt *s, int i, const char *f, size_t size)
 
 #define BIND_FIELD(s, i, f) bind_field(s, i, f, sizeof(f))
 
+/* Parameters 1..14 of S_EV_INS and S_EV_SET: one event's columns. */
+static void bind_event(sqlite3_stmt *s, const struct canon_event *e,
+		       int64_t ekey)
+{
+	BIND_FIELD(s, 1, e->source);
+	BIND_FIELD(s, 2, e->source_id);
+	BIND_FIELD(s, 3, e->type);
+	BIND_FIELD(s, 4, e->channel);
+	BIND_FIELD(s, 5, e->status);
+	BIND_FIELD(s, 6, e->provider);
+	BIND_FIELD(s, 7, e->sector);
+	BIND_FIELD(s, 8, e->rule);
+	bind_time(s, 9, e->start);
+	bind_time(s, 10, e->end);
+	if (e->urgency < 0)
+		sqlite3_bind_null(s, 11);
+	else
+		sqlite3_bind_int(s, 11, e->urgency);
+	BIND_FIELD(s, 12, e->disposition);
+	sqlite3_bind_blob(s, 13, e->patient_key, IZA_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 14, ekey);
+}
+
+/* Overwrite the n live rows first .. first + n - 1 of an encounter with its
+ * new event set of the same size: no dead rows, no appends. */
+static int set_events(struct store *st, const struct canon_event *evs, size_t n,
+		      int64_t ekey, int64_t first, struct iza_error *err)
+{
+	sqlite3_stmt *s = st->stmt[S_EV_SET];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		bind_event(s, &evs[i], ekey);
+		sqlite3_bind_int64(s, 15, first + (int64_t)i);
+		if (step_done(st, S_EV_SET))
+			return write_error(st, err, "cannot replace event");
+		if (sqlite3_changes(st->db) != 1) {
+			if (st->in_batch)
+				st->batch_failed = true;
+			return iza_error_set(err, -IZA_ESTORE, st->path, 0,
+					     NULL,
+					     "the encounter index names an "
+					     "event row that is not there");
+		}
+	}
+	return 0;
+}
+
 /* Append the events of one put (consecutive rowids, checked): *first is the
  * rowid of the first (0 when n == 0). */
 static int insert_events(struct store *st, const struct canon_event *evs,
@@ -1303,27 +1359,9 @@ static int insert_events(struct store *st, const struct canon_event *evs,
 
 	*first = 0;
 	for (i = 0; i < n; i++) {
-		const struct canon_event *e = &evs[i];
 		int64_t id;
 
-		BIND_FIELD(s, 1, e->source);
-		BIND_FIELD(s, 2, e->source_id);
-		BIND_FIELD(s, 3, e->type);
-		BIND_FIELD(s, 4, e->channel);
-		BIND_FIELD(s, 5, e->status);
-		BIND_FIELD(s, 6, e->provider);
-		BIND_FIELD(s, 7, e->sector);
-		BIND_FIELD(s, 8, e->rule);
-		bind_time(s, 9, e->start);
-		bind_time(s, 10, e->end);
-		if (e->urgency < 0)
-			sqlite3_bind_null(s, 11);
-		else
-			sqlite3_bind_int(s, 11, e->urgency);
-		BIND_FIELD(s, 12, e->disposition);
-		sqlite3_bind_blob(s, 13, e->patient_key, IZA_HASH_LEN,
-				  SQLITE_STATIC);
-		sqlite3_bind_int64(s, 14, ekey);
+		bind_event(s, &evs[i], ekey);
 		if (step_done(st, S_EV_INS))
 			return write_error(st, err, "cannot store event");
 		id = sqlite3_last_insert_rowid(st->db);
@@ -1407,7 +1445,7 @@ static int put_encounter(struct store *st, const struct canon_event *key,
 	struct enc_ent cur, next;
 	int64_t ekey, chk;
 	uint64_t hash;
-	bool own = false, found;
+	bool own = false, found, in_place = false;
 	int ret;
 
 	if (!key->source[0] || !key->source_id[0])
@@ -1449,9 +1487,14 @@ static int put_encounter(struct store *st, const struct canon_event *key,
 			r = PUT_UPDATED;
 		if (r != PUT_UPDATED)
 			goto out;
-		ret = kill_events(st, &cur, err);
-		if (ret)
-			goto out;
+		/* as many events as before (an HL7 v2 A03 after its A01):
+		 * the rows are rewritten where they are */
+		in_place = cur.nrows == (int64_t)n && n > 0;
+		if (!in_place) {
+			ret = kill_events(st, &cur, err);
+			if (ret)
+				goto out;
+		}
 	}
 	next.ekey = cur.ekey;
 	next.chk = chk;
@@ -1459,7 +1502,13 @@ static int put_encounter(struct store *st, const struct canon_event *key,
 	next.last_updated = key->last_updated;
 	next.version = key->version;
 	memcpy(&next.hash, &hash, sizeof(next.hash));
-	ret = insert_events(st, evs, n, next.ekey, &next.first_row, err);
+	if (in_place) {
+		next.first_row = cur.first_row;
+		ret = set_events(st, evs, n, next.ekey, next.first_row, err);
+	} else {
+		ret =
+		    insert_events(st, evs, n, next.ekey, &next.first_row, err);
+	}
 	if (ret)
 		goto out;
 	ret = stage_put(st, &next, err);

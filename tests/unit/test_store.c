@@ -257,11 +257,11 @@ START_TEST(test_entered_in_error)
 	ck_assert_int_eq(put1(&a), PUT_DUPLICATE);
 	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, counted),
 			 "er_visit|finished|30|40||-|0|in_person|-1\n");
-	/* kept as sent: visible without a status filter (storage order: the
-	 * correction was stored last) */
+	/* kept as sent: visible without a status filter (storage order: one
+	 * event replaced by one is rewritten where it was) */
 	ck_assert_str_eq(scan(T0, T0 + DAY, false, NULL, NULL),
-			 "er_visit|finished|30|40||-|0|in_person|-1\n"
-			 "er_visit|entered-in-error|10|20||-|0|in_person|-1\n");
+			 "er_visit|entered-in-error|10|20||-|0|in_person|-1\n"
+			 "er_visit|finished|30|40||-|0|in_person|-1\n");
 	/* a late copy of the original does not resurrect it */
 	a.last_updated = T0 + 1;
 	COPY(a.status, "finished");
@@ -862,7 +862,7 @@ START_TEST(test_bloom_false_positive)
 	batch_end();
 	ck_assert_int_eq(stats().encounters, 100);
 	ck_assert_int_eq(stats().events, 100);
-	ck_assert_int_eq(count_rows("live = 0"), 10);
+	ck_assert_int_eq(count_rows("1"), 100); /* rewritten in place */
 }
 END_TEST
 
@@ -882,7 +882,7 @@ START_TEST(test_staging_flush_mid_batch)
 	ck_assert_int_eq(stats().encounters, 30);  /* counts staged ones */
 	batch_end();
 	ck_assert_int_eq(stats().events, 30);
-	ck_assert_int_eq(count_rows("1"), 42);
+	ck_assert_int_eq(count_rows("1"), 30); /* updates rewrote in place */
 
 	/* reopen: a fresh Bloom filter built from enc */
 	store_close(st);
@@ -963,27 +963,50 @@ START_TEST(test_update_multi_event_after_flush)
 	ck_assert_int_eq(store_put_encounter(st, set, 2, &r, &err), 0);
 	ck_assert_int_eq(r, PUT_INSERTED);
 	put_ids("m", 0, 5, T0, PUT_INSERTED); /* flushes v1 into enc */
-	/* changed set: both old rows die, two new ones are appended */
+	/* changed set of the same size: both rows rewritten in place */
 	set[0].last_updated = set[1].last_updated = T0 + 1;
 	COPY(set[1].status, "cancelled");
 	ck_assert_int_eq(store_put_encounter(st, set, 2, &r, &err), 0);
 	ck_assert_int_eq(r, PUT_UPDATED);
 	put_ids("m", 5, 10, T0, PUT_INSERTED);
 	batch_end();
-	ck_assert_int_eq(count_rows("live = 0 AND source_id = 'v1'"), 2);
+	ck_assert_int_eq(count_rows("live = 0 AND source_id = 'v1'"), 0);
+	ck_assert_int_eq(count_rows("live = 1 AND source_id = 'v1' AND"
+				    " status = 'cancelled'"),
+			 1);
 	ck_assert_int_eq(count_rows("live = 1 AND source_id = 'v1'"), 2);
 	ck_assert_str_eq(scan(T0 + 100, T0 + 201, false, NULL, counted),
 			 "er_visit|finished|100|200||-|0|in_person|-1\n");
 	ck_assert_int_eq(stats().events, 12);
 
-	/* and to one event: the two live rows (ids from the last update)
-	 * die */
+	/* and to one event: the two live rows die, one is appended */
 	set[1].last_updated = T0 + 2;
 	ck_assert_int_eq(store_put_encounter(st, &set[1], 1, &r, &err), 0);
 	ck_assert_int_eq(r, PUT_UPDATED);
+	ck_assert_int_eq(count_rows("live = 0 AND source_id = 'v1'"), 2);
 	ck_assert_int_eq(count_rows("live = 1 AND source_id = 'v1'"), 1);
 	ck_assert_int_eq(stats().events, 11);
 	ck_assert_int_eq(stats().encounters, 11);
+}
+END_TEST
+
+START_TEST(test_update_of_missing_row)
+{
+	struct canon_event e = evn("gone", T0, T0);
+	struct iza_error err;
+	enum put_result r;
+	sqlite3 *db;
+
+	ck_assert_int_eq(put1(&e), PUT_INSERTED);
+	/* a damaged store: the row the index names is gone */
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_exec(db, "DELETE FROM events", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	e.last_updated = T0 + 1;
+	ck_assert_int_eq(store_put_encounter(st, &e, 1, &r, &err), -IZA_ESTORE);
+	ck_assert_ptr_nonnull(strstr(err.text, "not there"));
 }
 END_TEST
 
@@ -1448,6 +1471,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_forced_collision);
 	tcase_add_test(tc, test_update_multi_event_after_flush);
 	tcase_add_test(tc, test_abort_with_staged_entries);
+	tcase_add_test(tc, test_update_of_missing_row);
 	tcase_add_test(tc, test_patient_staging);
 	tcase_add_test(tc, test_migration_from_v1);
 	tcase_add_test(tc, test_migration_refuses_orphans);
