@@ -18,10 +18,12 @@
  *   - statuses are kept as sent; the KPI scan only returns counted statuses,
  *     so entered-in-error / cancelled drop out of every KPI.
  *
- * Schema v2 (store.c) stores events append-only in arrival order and finds
- * an encounter by a 63-bit hash of (source, source_id); new keys are staged
- * in memory and written in key order, and a Bloom filter spares the lookup
- * for keys never seen.  Memory stays bounded whatever the store's size.
+ * Schema v2 (store.c) stores events in arrival order (an update to as many
+ * events as before rewrites them in place, any other appends) and finds an
+ * encounter by a 63-bit hash of (source, source_id); new keys and changed
+ * patients are staged in memory and written in key order, and a Bloom
+ * filter spares the lookup for keys never seen.  Memory stays bounded
+ * whatever the store's size.
  *
  * One struct store belongs to one thread at a time (the connection is opened
  * without SQLite's mutex); other processes may read the file concurrently
