@@ -260,6 +260,32 @@ else
 	failed main "DuckDB" "$DUCKDB_SKIP"
 fi
 
+# 3b. The baselines issue 2 states its target against ("jansson's per-line
+# DOM parse alone does about 64 MB/s per core on this machine kind, DuckDB
+# about 1,300 MB/s on 2 threads"), measured in the same run, so that the
+# 250 MB/s target can be scaled to the machine at hand (see the report).
+if [ -z "$DUCKDB_SKIP" ]; then
+	for t in 1 2; do
+		timed "duckscan-$t" node "$BENCH/peers/duckdb_kpi.mjs" --export "$EX" --hospital-agb "$HOSP_AGB" --gp-agb "$GP_AGB" \
+			--mappings "$ROOT/mappings" --threads "$t" --scan-only 1
+		if [ "$T_RC" -eq 0 ]; then
+			row main "DuckDB scan threads=$t" "$BYTES" "$LINES" "-" "read_ndjson, count only: the issue's baseline"
+		else
+			failed main "DuckDB scan threads=$t" "FAILED (exit $T_RC, see $RUN/duckscan-$t.err)"
+		fi
+	done
+fi
+if cc -O2 -o "$RUN/jansson_lines" "$BENCH/peers/jansson_lines.c" $(pkg-config --cflags --libs jansson) 2>"$RUN/jansson-cc.err"; then
+	timed jansson "$RUN/jansson_lines" "${FILES[@]}"
+	if [ "$T_RC" -eq 0 ]; then
+		row main "jansson per-line DOM (1 core)" "$BYTES" "$LINES" "-" "json_loadb per line, no extraction: the issue's baseline"
+	else
+		failed main "jansson per-line DOM (1 core)" "FAILED (exit $T_RC)"
+	fi
+else
+	failed main "jansson per-line DOM (1 core)" "cannot compile peers/jansson_lines.c (see $RUN/jansson-cc.err)"
+fi
+
 # 4. jq: ER visits only, an approximation (no dedup, no residence)
 timed jq jq -nR --arg p "$PERIOD" 'def inperiod: if ($p | test("Q")) then .[0:4] == $p[0:4]
 		and ((.[5:7] | tonumber) + 2) / 3 == ($p[6:7] | tonumber) else startswith($p) end;
@@ -341,6 +367,7 @@ dirty=$(git -C "$ROOT" status --porcelain --untracked-files=no -- '*.c' '*.h' 2>
 	{ n++; for (i = 1; i <= 8; i++) c[n, i] = $i }
 	$1 == "main" && $2 ~ /^izagw ingest\+kpis/ && !ref { ref = ($5 > 0) ? $3 / 1e6 / $5 : 0 }
 	$1 == "inc" && $2 ~ /^izagw ingest 1 % \+ kpis/ { iref = $5 }
+	$1 == "main" && $5 > 0 { rate[$2] = $3 / 1e6 / $5 }
 	END {
 		hdr = sprintf("%-34s %8s %9s %11s %8s %8s  %-15s %s", "tool", "wall s", "MB/s", "records/s", "RSS MB", "ratio", "ER visits/pat", "note")
 		print "Full load (ratio = MB/s / izagw ingest+kpis MB/s; > 1 is faster than izagw)"
@@ -350,6 +377,20 @@ dirty=$(git -C "$ROOT" status --porcelain --untracked-files=no -- '*.c' '*.h' 2>
 		print "Incremental: 1 % new lines after 99 % are loaded (ratio = wall / izagw wall; > 1 is slower than izagw)"
 		print hdr
 		for (i = 1; i <= n; i++) if (c[i, 1] == "inc") line(i, 1)
+		# issue 2: ingest >= 250 MB/s on 2 cores, stated where jansson
+		# parsed 64 MB/s per core and DuckDB scanned 1,300 MB/s on 2 threads
+		ing = rate["izagw ingest --threads 2"]; if (!ing) ing = rate["izagw ingest --threads 1"]
+		print ""
+		print "Issue 2 target (ingest >= 250 MB/s where jansson per-line = 64 MB/s and DuckDB scan (2 threads) = 1,300 MB/s), scaled to this run:"
+		if (rate["jansson per-line DOM (1 core)"])
+			printf "  by jansson: %.1f MB/s here -> target %.0f MB/s; izagw ingest %.1f MB/s = %.2f of it\n",
+				rate["jansson per-line DOM (1 core)"], 250 * rate["jansson per-line DOM (1 core)"] / 64, ing,
+				ing / (250 * rate["jansson per-line DOM (1 core)"] / 64)
+		if (rate["DuckDB scan threads=2"])
+			printf "  by DuckDB scan: %.1f MB/s here -> target %.0f MB/s; izagw ingest %.1f MB/s = %.2f of it\n",
+				rate["DuckDB scan threads=2"], 250 * rate["DuckDB scan threads=2"] / 1300, ing,
+				ing / (250 * rate["DuckDB scan threads=2"] / 1300)
+		printf "  unscaled: izagw ingest %.1f MB/s = %.2f of 250 MB/s\n", ing, ing / 250
 	}
 	function line(i, inc,    w, m, rs, rss, ratio) {
 		w = c[i, 5]; rss = c[i, 6]

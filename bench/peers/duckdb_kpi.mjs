@@ -3,8 +3,12 @@
 //
 // usage: node duckdb_kpi.mjs --export DIR --hospital-agb AGB --gp-agb AGB
 //                            [--mappings DIR] [--region ZK02] [--period 2025]
-//                            [--threads N]
+//                            [--threads N] [--scan-only 1]
 // Prints one JSON line: {"er_visits":N,"er_patients":N,"threads":N,...}.
+// --scan-only 1: instead, the reading baseline the issue's figures are
+// stated against: every file read with the same columns, the Encounter
+// lines of class EMER and all lines counted (no validation, dedup, join or
+// time zone); prints {"scan_lines":N,"emer_lines":N,...}.
 //
 // The same rules as the gateway (mappings/fhir-r4.json, mappings/kpis.json,
 // docs/demo-data.md), written independently in SQL:
@@ -27,7 +31,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import path from 'node:path';
 
 function parseArgs(argv) {
-	const a = { mappings: 'mappings', region: 'ZK02', period: '2025', threads: '1' };
+	const a = { mappings: 'mappings', region: 'ZK02', period: '2025', threads: '1', 'scan-only': '0' };
 	for (let i = 0; i < argv.length; i++) {
 		const m = /^--([a-z-]+)$/.exec(argv[i]);
 		if (!m || i + 1 >= argv.length) {
@@ -171,18 +175,28 @@ er AS (
 )
 SELECT count(*) AS er_visits, count(DISTINCT person) AS er_patients FROM er`;
 
+const scanSql = `
+SELECT sum(n) AS scan_lines, sum(e) AS emer_lines FROM (
+	SELECT count(*) AS n, count(*) FILTER (WHERE class.code = 'EMER') AS e
+	FROM (${union('he', ENC_COLS, a['hospital-agb'])} UNION ALL ${union('ge', ENC_COLS, a['gp-agb'])})
+	UNION ALL
+	SELECT count(*), 0
+	FROM (${union('hp', PAT_COLS, a['hospital-agb'])} UNION ALL ${union('gp', PAT_COLS, a['gp-agb'])}))`;
+const scanOnly = a['scan-only'] === '1';
+
 const t0 = process.hrtime.bigint();
 const inst = await DuckDBInstance.create(':memory:', { threads: String(threads) });
 const con = await inst.connect();
 await con.run(`SET threads = ${threads}`);
 await con.run(`SET preserve_insertion_order = false`);
-const reader = await con.runAndReadAll(sql);
+const reader = await con.runAndReadAll(scanOnly ? scanSql : sql);
 const row = reader.getRowObjects()[0];
 const secs = Number(process.hrtime.bigint() - t0) / 1e9;
 const version = (await con.runAndReadAll('SELECT version() AS v')).getRowObjects()[0].v;
 console.log(JSON.stringify({
-	er_visits: Number(row.er_visits),
-	er_patients: Number(row.er_patients),
+	...(scanOnly
+		? { scan_lines: Number(row.scan_lines), emer_lines: Number(row.emer_lines) }
+		: { er_visits: Number(row.er_visits), er_patients: Number(row.er_patients) }),
 	threads,
 	period: a.period,
 	seconds: Math.round(secs * 1000) / 1000,
