@@ -79,12 +79,13 @@
 #define SCAN_CACHE_MAX	16    /* cached scan statements (one per shape) */
 #define SCAN_LIST_MAX	256   /* values in one types/statuses filter */
 #define SCAN_SQL_MAX	8192
-/* Staged enc entries: 128 Ki x 56 bytes + a 1 MiB slot index + 2 MiB of sort
- * buffers ~ 10 MB. */
+/* Staged enc entries: 128 Ki x 56 bytes + a 1 MiB slot index + 4 MiB of sort
+ * buffers ~ 12 MB. */
 #define STAGE_MAX (128 * 1024)
-/* Bloom filter: 16 MiB of 64-byte blocks, 8 bits (one per 64-bit word) a
- * key: ~0.3 % false positives at 10 M keys, ~0.01 % at 2 M. */
-#define BLOOM_BYTES   (16u << 20)
+/* Bloom filter: 12 MiB of 64-byte blocks, 8 bits (one per 64-bit word) a
+ * key: ~1 % false positives at 10 M keys (a false positive costs one index
+ * lookup), ~0.01 % at 2 M. */
+#define BLOOM_BYTES   (12u << 20)
 #define BLOOM_WORDS   (BLOOM_BYTES / 8)
 #define BLOOM_BLOCKS  (BLOOM_WORDS / 8)
 #define RADIX_BUCKETS (1 << 16)
@@ -289,10 +290,15 @@ struct enc_ent {
  * order by stage_flush().  ent[0..n) in arrival order; slot[] an open-
  * addressing index over them (0 empty, else index + 1), twice as large as
  * the most entries. */
+struct sort_key {
+	uint64_t key;
+	uint64_t idx;
+};
+
 struct staging {
 	struct enc_ent *ent;
 	uint32_t *slot;
-	uint64_t *order, *tmp; /* the staged keys, for the flush's radix sort */
+	struct sort_key *order, *tmp; /* for the flush's radix sort */
 	uint32_t *count;
 	size_t n, max, nslots;
 };
@@ -562,25 +568,27 @@ static void stage_add(struct staging *sg, const struct enc_ent *e)
 	sg->slot[h] = (uint32_t)sg->n;
 }
 
-/* sg->order[0..n) := the staged keys in ascending order: LSD radix sort, 4
- * passes of 16 bits over the 63-bit keys (no comparisons, no allocation).
- * Keys only, not (key, index) pairs: the flush finds each entry again by
- * its key, and the two buffers are half the size. */
+/* sg->order[0..n) := (ekey, index) by ekey: LSD radix sort, 4 passes of
+ * 16 bits over the 63-bit keys (no comparisons, no allocation).  Pairs, not
+ * bare keys: finding each entry again by its key was a cache miss a key
+ * (~4 % of a large ingest). */
 static void stage_sort(struct staging *sg)
 {
 	uint32_t *count = sg->count;
-	uint64_t *a = sg->order, *b = sg->tmp, *t;
+	struct sort_key *a = sg->order, *b = sg->tmp, *t;
 	size_t i, sum;
 	int pass;
 
-	for (i = 0; i < sg->n; i++)
-		a[i] = (uint64_t)sg->ent[i].ekey;
+	for (i = 0; i < sg->n; i++) {
+		a[i].key = (uint64_t)sg->ent[i].ekey;
+		a[i].idx = i;
+	}
 	for (pass = 0; pass < 4; pass++) {
 		int shift = 16 * pass;
 
 		memset(count, 0, RADIX_BUCKETS * sizeof(*count));
 		for (i = 0; i < sg->n; i++)
-			count[(a[i] >> shift) & 0xffff]++;
+			count[(a[i].key >> shift) & 0xffff]++;
 		for (i = 0, sum = 0; i < RADIX_BUCKETS; i++) {
 			size_t c = count[i];
 
@@ -588,7 +596,7 @@ static void stage_sort(struct staging *sg)
 			sum += c;
 		}
 		for (i = 0; i < sg->n; i++)
-			b[count[(a[i] >> shift) & 0xffff]++] = a[i];
+			b[count[(a[i].key >> shift) & 0xffff]++] = a[i];
 		t = a;
 		a = b;
 		b = t;
@@ -612,7 +620,7 @@ static int stage_flush(struct store *st, struct iza_error *err)
 		return 0;
 	stage_sort(sg);
 	for (i = 0; i < sg->n; i++) {
-		const struct enc_ent *e = stage_get(sg, (int64_t)sg->order[i]);
+		const struct enc_ent *e = &sg->ent[sg->order[i].idx];
 
 		sqlite3_bind_int64(s, 1, e->ekey);
 		sqlite3_bind_int64(s, 2, e->chk);
