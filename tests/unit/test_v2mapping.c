@@ -2,11 +2,17 @@
  * mappings (mappings/hl7v2.json, mappings/cda.json) applied through the
  * mapping engine to hand-written XML records.  The messages are synthetic;
  * the BSNs are 11-test-valid test numbers. */
+#define _GNU_SOURCE
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "hl7v2.h"
+#include "input.h"
 #include "mapping.h"
 #include "period.h"
 #include "pseudo.h"
@@ -55,51 +61,90 @@ static int collect(void *ctx, const char *v, size_t len)
 	return 0;
 }
 
-static void eval(xmlNode *root, const char *path, const char *expect)
+/* Run the adapter over text (from memory) and call fn for each message. */
+static long with_messages(const struct adapter *ad, const char *text,
+			  int (*fn)(void *, const struct v2msg *, long, long),
+			  void *ctx)
 {
+	static const struct adapter_limits lim = {
+	    .max_line = 1u << 20, .max_doc = 4u << 20, .max_depth = 64};
+	struct adapter_sink sink = {.ctx = ctx, .v2_message = fn};
+	struct input *in = NULL;
+	struct iza_error err;
+	char path[64];
+	int fd = memfd_create("v2", 0);
+	size_t len = strlen(text);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ck_assert_int_eq(input_open(path, &in, &err), 0);
+	ck_assert_msg(ad->run(in, &lim, &sink, &err) == 0, "%s", err.text);
+	input_close(in);
+	close(fd);
+	return 0;
+}
+
+struct eval_case {
+	const char *path, *expect;
+};
+
+static int eval_one(void *ctx, const struct v2msg *msg, long line, long entry)
+{
+	const struct eval_case *c = ctx;
 	struct v2path *p = NULL;
 	struct iza_error err;
 	char buf[256] = "";
 
-	ck_assert_msg(v2path_compile(path, &p, &err) == 0, "%s: %s", path,
+	(void)line;
+	(void)entry;
+	ck_assert_msg(v2path_compile(c->path, &p, &err) == 0, "%s: %s", c->path,
 		      err.text);
-	v2path_eval(p, root, collect, buf);
-	ck_assert_msg(strcmp(buf, expect) == 0, "%s: got '%s', want '%s'", path,
-		      buf, expect);
+	v2path_eval(p, msg, collect, buf);
+	ck_assert_msg(strcmp(buf, c->expect) == 0, "%s: got '%s', want '%s'",
+		      c->path, buf, c->expect);
 	v2path_free(p);
+	return 0;
+}
+
+/* path on the first message of an XML (or, with er7, ER7) text */
+static void eval_in(const char *text, bool er7, const char *path,
+		    const char *expect)
+{
+	struct eval_case c = {path, expect};
+
+	with_messages(er7 ? &adapter_hl7v2_er7 : &adapter_hl7v2_xml, text,
+		      eval_one, &c);
+}
+
+static void eval(const char *xml, const char *path, const char *expect)
+{
+	eval_in(xml, false, path, expect);
 }
 
 START_TEST(v2_paths)
 {
-	xmlDoc *a =
-	    xmlReadMemory(v27, sizeof(v27) - 1, NULL, NULL, XML_PARSE_NONET);
-	xmlDoc *b =
-	    xmlReadMemory(v23, sizeof(v23) - 1, NULL, NULL, XML_PARSE_NONET);
 	struct v2path *p = NULL;
 	struct iza_error err;
 
-	ck_assert_ptr_nonnull(a);
-	ck_assert_ptr_nonnull(b);
-	eval(xmlDocGetRootElement(a), "PV1-2.1", "I");
-	eval(xmlDocGetRootElement(b), "PV1-2.1", "E");
-	eval(xmlDocGetRootElement(a), "PID-3[4.1='NLMINBIZA'].1", "111222333");
-	eval(xmlDocGetRootElement(a), "PID-3[4.1!='NLMINBIZA'].1", "MRN77");
-	eval(xmlDocGetRootElement(b), "PID-3[4.1='NLMINBIZA'].1", "123456782");
-	eval(xmlDocGetRootElement(b), "PID-3[4!='NLMINBIZA'].1", "MRN9");
-	eval(xmlDocGetRootElement(a), "PID-3.1", "MRN77,111222333");
-	eval(xmlDocGetRootElement(a), "PID-3(2).1", "111222333");
-	eval(xmlDocGetRootElement(a), "MSH-9.2", "A01");
-	eval(xmlDocGetRootElement(b), "MSH-9", "ADT"); /* first component */
-	eval(xmlDocGetRootElement(a), "PID-11.5", "1012 AB");
-	eval(xmlDocGetRootElement(a), "PV1-45", "");
-	eval(xmlDocGetRootElement(a), "ZBE-1", "");
+	eval(v27, "PV1-2.1", "I");
+	eval(v23, "PV1-2.1", "E");
+	eval(v27, "PID-3[4.1='NLMINBIZA'].1", "111222333");
+	eval(v27, "PID-3[4.1!='NLMINBIZA'].1", "MRN77");
+	eval(v23, "PID-3[4.1='NLMINBIZA'].1", "123456782");
+	eval(v23, "PID-3[4!='NLMINBIZA'].1", "MRN9");
+	eval(v27, "PID-3.1", "MRN77,111222333");
+	eval(v27, "PID-3(2).1", "111222333");
+	eval(v27, "MSH-9.2", "A01");
+	eval(v23, "MSH-9", "ADT"); /* first component */
+	eval(v27, "PID-11.5", "1012 AB");
+	eval(v27, "PV1-45", "");
+	eval(v27, "ZBE-1", "");
 	ck_assert_int_eq(v2path_compile("PV1-0", &p, &err), -IZA_EMAPPING);
 	ck_assert_int_eq(v2path_compile("pv1-2", &p, &err), -IZA_EMAPPING);
 	ck_assert_int_eq(v2path_compile("PV1-2.1x", &p, &err), -IZA_EMAPPING);
 	ck_assert_ptr_nonnull(strstr(err.text, "column 8"));
 	ck_assert_int_eq(v2path_compile("PID-3[4='x", &p, &err), -IZA_EMAPPING);
-	xmlFreeDoc(a);
-	xmlFreeDoc(b);
 }
 END_TEST
 
@@ -128,28 +173,64 @@ static void teardown(void)
 	vocabulary_free(voc);
 }
 
-static void map_xml(const char *mapfile, const char *xml, struct map_result *r,
-		    struct iza_error *why)
+struct map_case {
+	struct mapper *mp;
+	struct map_result *r;
+	struct iza_error *why;
+	long n;
+};
+
+static int map_one_v2(void *ctx, const struct v2msg *msg, long line, long entry)
+{
+	struct map_case *c = ctx;
+
+	(void)line;
+	(void)entry;
+	if (c->n++ == 0)
+		ck_assert_int_eq(
+		    mapper_map_v2(c->mp, "06010713", "msz", msg, c->r, c->why),
+		    0);
+	return 0;
+}
+
+static void map_with(const char *mapfile, const char *text, bool v2, bool er7,
+		     struct map_result *r, struct iza_error *why)
 {
 	struct mapping *m = NULL;
 	struct mapper *mp = NULL;
 	struct iza_error err;
-	xmlDoc *doc =
-	    xmlReadMemory(xml, (int)strlen(xml), NULL, NULL, XML_PARSE_NONET);
 
-	ck_assert_ptr_nonnull(doc);
 	ck_assert_msg(mapping_load(testutil_src(mapfile), voc, &m, &err) == 0,
 		      "%s", err.text);
 	ck_assert_int_eq(mapper_new(m, ps, rd, "ZK02",
 				    (long)days_from_civil(2025, 6, 1), &mp),
 			 0);
 	iza_error_clear(why);
-	ck_assert_int_eq(mapper_map_xml(mp, "06010713", "msz",
-					xmlDocGetRootElement(doc), r, why),
-			 0);
+	if (v2) {
+		struct map_case c = {mp, r, why, 0};
+
+		with_messages(er7 ? &adapter_hl7v2_er7 : &adapter_hl7v2_xml,
+			      text, map_one_v2, &c);
+		ck_assert_int_eq(c.n, 1);
+	} else {
+		xmlDoc *doc = xmlReadMemory(text, (int)strlen(text), NULL, NULL,
+					    XML_PARSE_NONET);
+
+		ck_assert_ptr_nonnull(doc);
+		ck_assert_int_eq(mapper_map_xml(mp, "06010713", "msz",
+						xmlDocGetRootElement(doc), r,
+						why),
+				 0);
+		xmlFreeDoc(doc);
+	}
 	mapper_free(mp);
 	mapping_free(m);
-	xmlFreeDoc(doc);
+}
+
+static void map_xml(const char *mapfile, const char *xml, struct map_result *r,
+		    struct iza_error *why)
+{
+	map_with(mapfile, xml, strstr(mapfile, "hl7v2") != NULL, false, r, why);
 }
 
 START_TEST(hl7v2_mapping)
