@@ -200,8 +200,10 @@ static void map_with(const char *mapfile, const char *text, bool v2, bool er7,
 	struct mapper *mp = NULL;
 	struct iza_error err;
 
-	ck_assert_msg(mapping_load(testutil_src(mapfile), voc, &m, &err) == 0,
-		      "%s", err.text);
+	ck_assert_msg(
+	    mapping_load(mapfile[0] == '/' ? mapfile : testutil_src(mapfile),
+			 voc, &m, &err) == 0,
+	    "%s", err.text);
 	ck_assert_int_eq(mapper_new(m, ps, rd, "ZK02",
 				    (long)days_from_civil(2025, 6, 1), &mp),
 			 0);
@@ -275,6 +277,61 @@ START_TEST(hl7v2_mapping)
 }
 END_TEST
 
+/* An hl7v2 mapping with xpath: paths reads the tree v2msg_to_doc() makes
+ * of the model (ER7 element names, in urn:hl7-org:v2xml) for either
+ * encoding, and gives what the v2 field paths give. */
+START_TEST(hl7v2_xpath_paths)
+{
+	static const char er7[] =
+	    "MSH|^~\\&|HIS|06010713|||20250310143000+0100||ADT^A01|1|P|2.5\r"
+	    "PID|1||MRN77^^^ZKH~111222333^^^NLMINBIZA||||19500517|F|||"
+	    "^^^^1012 AB\rPV1|1|I||E|||||||||||||||V123||||||||||||||||||"
+	    "|||||||20250310140000\r";
+	char *tmp = testutil_tmpdir(), path[512];
+	size_t len;
+	char *json = testutil_slurp(testutil_src("mappings/hl7v2.json"), &len);
+	const char *from = "\"id\": {\"path\": \"PV1-19.1\"";
+	const char *to = "\"id\": {\"path\": "
+			 "\"xpath:string(v2:PV1/v2:PV1.19)\"";
+	char *at = strstr(json, from), *text;
+	struct map_result r, x;
+	struct iza_error why;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(at);
+	text = malloc(len + 256);
+	ck_assert_ptr_nonnull(text);
+	/* the id from an XPath, and the v2 namespace declared */
+	snprintf(text, len + 256, "%.*s%s%s", (int)(at - json), json, to,
+		 at + strlen(from));
+	at = strstr(text, "\"maps\":");
+	ck_assert_ptr_nonnull(at);
+	snprintf(path, sizeof(path), "%s/hl7v2-xpath.json", tmp);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "%.*s\"namespaces\": {\"v2\": \"urn:hl7-org:v2xml\"}, %s",
+		(int)(at - text), text, at);
+	fclose(f);
+	map_with(path, er7, true, true, &x, &why);
+	ck_assert_msg(x.outcome == MAP_ENCOUNTER, "%d %s %s", x.outcome,
+		      why.field, why.text);
+	ck_assert_str_eq(x.events[0].source_id, "V123");
+	map_with("mappings/hl7v2.json", er7, true, true, &r, &why);
+	ck_assert_int_eq(r.outcome, MAP_ENCOUNTER);
+	ck_assert_str_eq(r.events[0].type, x.events[0].type);
+	ck_assert(memcmp(r.patient.patient_key, x.patient.patient_key,
+			 IZA_HASH_LEN) == 0);
+	/* the XML encoding: the same tree, so the same XPath */
+	map_with(path, v27, true, false, &x, &why);
+	ck_assert_int_eq(x.outcome, MAP_ENCOUNTER);
+	ck_assert_str_eq(x.events[0].source_id, "V123");
+	free(text);
+	free(json);
+	testutil_rmrf(tmp);
+	free(tmp);
+}
+END_TEST
+
 static const char cda_doc[] =
     "<ClinicalDocument xmlns=\"urn:hl7-org:v3\">"
     "<id root=\"2.16.528.1\" extension=\"doc1\"/>"
@@ -326,6 +383,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, v2_paths);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, hl7v2_mapping);
+	tcase_add_test(tc, hl7v2_xpath_paths);
 	tcase_add_test(tc, cda_mapping);
 	suite_add_tcase(s, tc);
 	return s;
