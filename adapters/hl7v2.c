@@ -71,7 +71,10 @@ struct xmlrun {
 	long index, line;
 	uint32_t field; /* of the open R_FIELD */
 	uint32_t comp;	/* of the open R_COMP */
-	uint8_t fseen[V2_MAX_POS / 8 + 1], cseen[V2_MAX_POS / 8 + 1];
+	/* positions seen under the open field / component: seen when the
+	 * slot holds the current generation (no clearing per element) */
+	uint32_t fseen[V2_MAX_POS + 1], cseen[V2_MAX_POS + 1];
+	uint32_t fgen, cgen;
 	uint32_t reps[V2_MAX_POS + 1];
 	int rc; /* -IZA_ENOMEM from a handler */
 };
@@ -99,15 +102,23 @@ static bool segment_name(const char *s)
 	       upper_alnum(s[2]) && s[3] == '\0';
 }
 
-/* First time position pos (1..V2_MAX_POS) is seen in bits. */
-static bool first_seen(uint8_t *bits, uint32_t pos)
+/* First time position pos (1..V2_MAX_POS) is seen in generation gen. */
+static bool first_seen(uint32_t *seen, uint32_t gen, uint32_t pos)
 {
-	uint8_t bit = (uint8_t)(1u << (pos % 8));
-
-	if (pos == 0 || pos > V2_MAX_POS || (bits[pos / 8] & bit))
+	if (pos == 0 || pos > V2_MAX_POS || seen[pos] == gen)
 		return false;
-	bits[pos / 8] |= bit;
+	seen[pos] = gen;
 	return true;
+}
+
+/* A new generation for seen (generation 0 is never current). */
+static uint32_t next_gen(uint32_t *seen, uint32_t gen)
+{
+	if (++gen == 0) {
+		memset(seen, 0, (V2_MAX_POS + 1) * sizeof(*seen));
+		gen = 1;
+	}
+	return gen;
 }
 
 /* Repetition numbers: the k-th occurrence of a field in its segment. */
@@ -138,7 +149,7 @@ static int begin_message(struct xmlrun *x, const char *name, size_t depth)
 	x->in_msg = true;
 	x->msg_depth = depth;
 	v2msg_reset(&x->msg);
-	snprintf(x->msg.name, sizeof(x->msg.name), "%s", name);
+	memcpy(x->msg.name, name, 8); /* a message name: 7 characters */
 	x->f[depth] = (struct frame){.role = R_MSG, .seg = -1};
 	xml_sax_record_begin(x->sax);
 	return 0;
@@ -172,7 +183,7 @@ static int child(struct xmlrun *x, struct frame *p, struct frame *c,
 					     &c->entry);
 			c->role = R_FIELD;
 			x->field = pos;
-			memset(x->fseen, 0, sizeof(x->fseen));
+			x->fgen = next_gen(x->fseen, x->fgen);
 		}
 		break;
 	case R_FIELD:
@@ -181,13 +192,14 @@ static int child(struct xmlrun *x, struct frame *p, struct frame *c,
 			p->kids = true;
 			v2msg_clear_value(m, p->entry, V2E_PARTS);
 		}
-		if (p->role == R_FIELD && first_seen(x->fseen, pos)) {
+		if (p->role == R_FIELD && first_seen(x->fseen, x->fgen, pos)) {
 			rc = v2msg_add_entry(m, (uint32_t)p->seg, x->field, 0,
 					     pos, 0, &c->entry);
 			c->role = R_COMP;
 			x->comp = pos;
-			memset(x->cseen, 0, sizeof(x->cseen));
-		} else if (p->role == R_COMP && first_seen(x->cseen, pos)) {
+			x->cgen = next_gen(x->cseen, x->cgen);
+		} else if (p->role == R_COMP &&
+			   first_seen(x->cseen, x->cgen, pos)) {
 			rc = v2msg_add_entry(m, (uint32_t)p->seg, x->field, 0,
 					     x->comp, pos, &c->entry);
 			c->role = R_SUB;
