@@ -61,14 +61,28 @@ static int collect(void *ctx, const char *v, size_t len)
 	return 0;
 }
 
+static int no_bad(void *ctx, long line, long entry,
+		  enum quarantine_reason reason, const struct iza_error *why,
+		  const char *raw, size_t rawlen)
+{
+	(void)ctx;
+	(void)entry;
+	(void)raw;
+	(void)rawlen;
+	ck_abort_msg("line %ld refused (%s): %s", line,
+		     quarantine_reason_name(reason), why->text);
+	return 1;
+}
+
 /* Run the adapter over text (from memory) and call fn for each message. */
-static long with_messages(const struct adapter *ad, const char *text,
+static void with_messages(const struct adapter *ad, const char *text,
 			  int (*fn)(void *, const struct v2msg *, long, long),
 			  void *ctx)
 {
 	static const struct adapter_limits lim = {
 	    .max_line = 1u << 20, .max_doc = 4u << 20, .max_depth = 64};
-	struct adapter_sink sink = {.ctx = ctx, .v2_message = fn};
+	struct adapter_sink sink = {
+	    .ctx = ctx, .v2_message = fn, .bad = no_bad};
 	struct input *in = NULL;
 	struct iza_error err;
 	char path[64];
@@ -82,7 +96,6 @@ static long with_messages(const struct adapter *ad, const char *text,
 	ck_assert_msg(ad->run(in, &lim, &sink, &err) == 0, "%s", err.text);
 	input_close(in);
 	close(fd);
-	return 0;
 }
 
 struct eval_case {
