@@ -5,9 +5,9 @@
  *
  * An adapter reads one input (struct input), parses it record by record and
  * hands every record to the sink: a parsed FHIR resource (json_dom tree) to
- * sink->resource, an XML record (an HL7 v2 message, a CDA document header)
- * to sink->xml_record, or an unparseable record to sink->bad with the
- * reason.  An
+ * sink->resource, an HL7 v2 message (flat model, v2msg.h) to
+ * sink->v2_message, a CDA document header to sink->xml_record, or an
+ * unparseable record to sink->bad with the reason.  An
  * adapter knows nothing of mappings, the store or KPIs.  It stops only for
  * errors that make the rest of the input unreadable (I/O) or when a sink
  * callback returns nonzero.
@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 struct _xmlNode; /* libxml2's xmlNode */
+struct v2msg;	 /* v2msg.h */
 
 #include "input.h"
 #include "iza_error.h"
@@ -32,12 +33,16 @@ struct adapter_sink {
 	 */
 	int (*resource)(void *ctx, const struct jval *res, long line,
 			long entry);
-	/* An XML record: the root element of one HL7 v2 message (XML encoding,
-	 * or ER7 converted to the same element structure, see hl7v2.h) or of
-	 * one CDA document's header (cda.h).  line: 1-based line where the
-	 * record starts (0 unknown); entry: 1-based index of the record in the
-	 * input.  The node and its document are valid during the call only. */
+	/* An XML record: the root element of one CDA document's header
+	 * (cda.h).  line: 1-based line where the record starts (0 unknown);
+	 * entry: 1-based index of the record in the input.  The node and its
+	 * document are valid during the call only. */
 	int (*xml_record)(void *ctx, struct _xmlNode *node, long line,
+			  long entry);
+	/* One HL7 v2 message, XML encoding or ER7 (hl7v2.h), as its flat
+	 * model; line and entry as for xml_record.  msg is valid during the
+	 * call only. */
+	int (*v2_message)(void *ctx, const struct v2msg *msg, long line,
 			  long entry);
 	/* An unparseable record; raw/rawlen the bytes (NULL when too large
 	 * to keep); why says where and why (never the content). */

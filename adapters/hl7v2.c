@@ -1,14 +1,17 @@
 /*
- * hl7v2.c - HL7 v2 adapters: XML encoding (streamed) and ER7 text converted
- * to the same element tree; see hl7v2.h for the contract.
+ * hl7v2.c - HL7 v2 adapters: the XML encoding (xml_secure's SAX2 stream)
+ * and ER7 text, both filling the flat message model (v2msg.h); see hl7v2.h
+ * for the contract.
  */
 #include "hl7v2.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "v2msg.h"
 #include "xml_secure.h"
 
 #define ER7_CHUNK (64u << 10)
@@ -35,82 +38,321 @@ static enum quarantine_reason reason_for(int rc)
 	return rc == -IZA_ETOOBIG ? QR_TOO_LARGE : QR_MALFORMED;
 }
 
+/* What an open element is to the message model. */
+enum role {
+	R_MSG,	 /* the message element */
+	R_GROUP, /* a segment group or other wrapper: walked through */
+	R_SEG,	 /* a segment (also walked through for nested ones) */
+	R_FIELD, /* a field repetition: an entry */
+	R_COMP,	 /* a component: an entry */
+	R_SUB,	 /* a subcomponent: an entry */
+	R_CHAIN, /* a first component below a subcomponent: its value */
+	R_SKIP	 /* not addressable, nor anything in it */
+};
+
+struct frame {
+	uint8_t role;
+	bool kids;    /* has had a child element */
+	bool chose1;  /* R_SUB/R_CHAIN: its position-1 child was seen */
+	int32_t seg;  /* the enclosing segment, -1 none */
+	size_t entry; /* R_FIELD..R_CHAIN: the entry its text goes to */
+};
+
+#define V2_MAX_POS 999 /* v2 paths address positions 1..999 */
+
+struct xmlrun {
+	struct xml_sax *sax;
+	const struct adapter_sink *sink;
+	struct v2msg msg;
+	struct frame *f; /* by depth */
+	size_t nf;
+	bool in_msg;
+	size_t msg_depth, depth;
+	long index, line;
+	uint32_t field; /* of the open R_FIELD */
+	uint32_t comp;	/* of the open R_COMP */
+	/* positions seen under the open field / component: seen when the
+	 * slot holds the current generation (no clearing per element) */
+	uint32_t fseen[V2_MAX_POS + 1], cseen[V2_MAX_POS + 1];
+	uint32_t fgen, cgen;
+	uint32_t reps[V2_MAX_POS + 1];
+	int rc; /* -IZA_ENOMEM from a handler */
+};
+
+/* The number after the last '.' of a local name, 0 if none (as the tree
+ * walk had it: more than five digits count as none). */
+static uint32_t position(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	uint32_t v = 0;
+
+	if (!dot || !dot[1])
+		return 0;
+	for (dot++; *dot; dot++) {
+		if (*dot < '0' || *dot > '9' || v > 9999)
+			return 0;
+		v = v * 10 + (uint32_t)(*dot - '0');
+	}
+	return v;
+}
+
+static bool segment_name(const char *s)
+{
+	return s[0] >= 'A' && s[0] <= 'Z' && upper_alnum(s[1]) &&
+	       upper_alnum(s[2]) && s[3] == '\0';
+}
+
+/* First time position pos (1..V2_MAX_POS) is seen in generation gen. */
+static bool first_seen(uint32_t *seen, uint32_t gen, uint32_t pos)
+{
+	if (pos == 0 || pos > V2_MAX_POS || seen[pos] == gen)
+		return false;
+	seen[pos] = gen;
+	return true;
+}
+
+/* A new generation for seen (generation 0 is never current). */
+static uint32_t next_gen(uint32_t *seen, uint32_t gen)
+{
+	if (++gen == 0) {
+		memset(seen, 0, (V2_MAX_POS + 1) * sizeof(*seen));
+		gen = 1;
+	}
+	return gen;
+}
+
+/* Repetition numbers: the k-th occurrence of a field in its segment. */
+static void number_repetitions(struct xmlrun *x)
+{
+	struct v2msg *m = &x->msg;
+	size_t s, i;
+
+	for (s = 0; s < m->nsegs; s++) {
+		const struct v2msg_seg *sg = &m->segs[s];
+
+		for (i = sg->first; i < sg->end; i++)
+			if (m->e[i].seg == s && m->e[i].comp == 0)
+				m->e[i].rep = ++x->reps[m->e[i].field];
+		for (i = sg->first; i < sg->end; i++)
+			if (m->e[i].seg == s && m->e[i].comp == 0)
+				x->reps[m->e[i].field] = 0;
+	}
+	for (i = 0; i < m->n; i++) /* components carry their field's */
+		if (m->e[i].comp != 0)
+			m->e[i].rep = m->e[i - 1].rep;
+}
+
+static int begin_message(struct xmlrun *x, const char *name, size_t depth)
+{
+	x->index++;
+	x->line = xml_sax_line(x->sax);
+	x->in_msg = true;
+	x->msg_depth = depth;
+	v2msg_reset(&x->msg);
+	memcpy(x->msg.name, name, 8); /* a message name: 7 characters */
+	x->f[depth] = (struct frame){.role = R_MSG, .seg = -1};
+	xml_sax_record_begin(x->sax);
+	return 0;
+}
+
+/* A child element of frame p at depth: its role, and its entry. */
+static int child(struct xmlrun *x, struct frame *p, struct frame *c,
+		 const char *name, size_t depth)
+{
+	struct v2msg *m = &x->msg;
+	uint32_t pos = position(name);
+	int rc = 0;
+
+	c->kids = false;
+	c->chose1 = false;
+	c->seg = p->seg;
+	c->role = R_SKIP;
+	switch (p->role) {
+	case R_MSG:
+	case R_GROUP:
+	case R_SEG:
+		if (pos == 0 && segment_name(name)) {
+			rc = v2msg_add_segment(
+			    m, name, p->seg, (uint32_t)(depth - x->msg_depth));
+			c->role = R_SEG;
+			c->seg = (int32_t)(m->nsegs - 1);
+		} else if (pos == 0) {
+			c->role = R_GROUP;
+		} else if (p->role == R_SEG && pos <= V2_MAX_POS) {
+			rc = v2msg_add_entry(m, (uint32_t)p->seg, pos, 0, 0, 0,
+					     &c->entry);
+			c->role = R_FIELD;
+			x->field = pos;
+			x->fgen = next_gen(x->fseen, x->fgen);
+		}
+		break;
+	case R_FIELD:
+	case R_COMP:
+		if (!p->kids) {
+			p->kids = true;
+			v2msg_clear_value(m, p->entry, V2E_PARTS);
+		}
+		if (p->role == R_FIELD && first_seen(x->fseen, x->fgen, pos)) {
+			rc = v2msg_add_entry(m, (uint32_t)p->seg, x->field, 0,
+					     pos, 0, &c->entry);
+			c->role = R_COMP;
+			x->comp = pos;
+			x->cgen = next_gen(x->cseen, x->cgen);
+		} else if (p->role == R_COMP &&
+			   first_seen(x->cseen, x->cgen, pos)) {
+			rc = v2msg_add_entry(m, (uint32_t)p->seg, x->field, 0,
+					     x->comp, pos, &c->entry);
+			c->role = R_SUB;
+		}
+		break;
+	case R_SUB:
+	case R_CHAIN:
+		/* the value of an element with children is its first
+		 * component's (none: no value at all) */
+		if (!p->kids) {
+			p->kids = true;
+			v2msg_clear_value(m, p->entry, V2E_NOVAL);
+		}
+		if (pos == 1 && !p->chose1) {
+			p->chose1 = true;
+			c->role = R_CHAIN;
+			c->entry = p->entry;
+			v2msg_clear_value(m, p->entry, 0);
+		}
+		break;
+	default:
+		break;
+	}
+	return rc;
+}
+
+static int xml_start(void *user, const xmlChar *local, const xmlChar *uri,
+		     size_t depth)
+{
+	struct xmlrun *x = user;
+	const char *name = (const char *)local;
+	int rc;
+
+	x->depth = depth;
+	if (depth >= x->nf)
+		return 0; /* deeper than the cap: the record is refused */
+	if (!x->in_msg) {
+		if (message_name(name, strlen(name)) &&
+		    (!uri || strcmp((const char *)uri, HL7V2_NS) == 0))
+			return begin_message(x, name, depth);
+		return 0;
+	}
+	x->msg.nelements++;
+	rc = child(x, &x->f[depth - 1], &x->f[depth], name, depth);
+	if (rc)
+		x->rc = rc;
+	return rc;
+}
+
+static int xml_end(void *user, size_t depth)
+{
+	struct xmlrun *x = user;
+	struct iza_error why;
+	int rc;
+
+	x->depth = depth - 1;
+	if (!x->in_msg || depth != x->msg_depth)
+		return 0;
+	x->in_msg = false;
+	iza_error_clear(&why);
+	rc = xml_sax_record_end(x->sax, x->line, &why);
+	if (rc) {
+		snprintf(why.field, sizeof(why.field), "%s", x->msg.name);
+		why.file[0] = '\0';
+		return x->sink->bad(x->sink->ctx, x->line, x->index,
+				    reason_for(rc), &why, NULL, 0);
+	}
+	number_repetitions(x);
+	return x->sink->v2_message(x->sink->ctx, &x->msg, x->line, x->index);
+}
+
+static int xml_text(void *user, const char *s, size_t n)
+{
+	struct xmlrun *x = user;
+	struct frame *f;
+	int rc;
+
+	if (!x->in_msg || x->depth >= x->nf || x->depth <= x->msg_depth)
+		return 0;
+	f = &x->f[x->depth];
+	if (f->role < R_FIELD || f->role > R_CHAIN || f->kids)
+		return 0;
+	rc = v2msg_append(&x->msg, f->entry, s, n);
+	if (rc)
+		x->rc = rc;
+	return rc;
+}
+
+static const struct xml_sax_handler v2_sax = {
+    .start = xml_start, .end = xml_end, .text = xml_text};
+
 static int xml_run(struct input *in, const struct adapter_limits *lim,
 		   const struct adapter_sink *sink, struct iza_error *err)
 {
 	struct xml_limits xl = {.max_depth = lim->max_depth,
 				.max_record = lim->max_line,
 				.max_nodes = HL7V2_MAX_NODES};
-	struct xml_reader *r = NULL;
-	long index = 0;
+	struct xmlrun x;
 	int rc;
 
-	rc = xml_reader_new(in, &xl, &r, err);
+	memset(&x, 0, sizeof(x));
+	x.sink = sink;
+	v2msg_init(&x.msg);
+	x.nf = (xl.max_depth ? xl.max_depth : XML_SECURE_DEFAULT_DEPTH) + 1;
+	x.f = calloc(x.nf, sizeof(*x.f));
+	if (!x.f)
+		return iza_error_set(err, -IZA_ENOMEM, input_name(in), 0, NULL,
+				     "out of memory");
+	rc = xml_sax_new(in, &xl, &v2_sax, &x, &x.sax, err);
 	if (rc)
-		return rc;
-	rc = xml_reader_next(r, err);
-	while (rc == 1) {
-		xmlTextReaderPtr tr = xml_reader_raw(r);
-		const xmlChar *name = xmlTextReaderConstLocalName(tr);
-		const xmlChar *ns = xmlTextReaderConstNamespaceUri(tr);
-		struct iza_error why;
-		xmlNodePtr node;
-		long line;
-
-		if (xmlTextReaderNodeType(tr) != XML_READER_TYPE_ELEMENT ||
-		    !name ||
-		    !message_name((const char *)name,
-				  strlen((const char *)name)) ||
-		    (ns && strcmp((const char *)ns, HL7V2_NS) != 0)) {
-			rc = xml_reader_next(r, err);
-			continue;
-		}
-		index++;
-		line = xml_reader_line(r);
-		iza_error_clear(&why);
-		rc = xml_reader_expand(r, &node, &why);
-		if (rc == 0) {
-			rc = sink->xml_record(sink->ctx, node, line, index);
-		} else {
-			int xrc = rc;
-			char text[IZA_ERR_TEXT_MAX];
-
-			/* why.text is an argument: copy it before rewriting */
-			snprintf(text, sizeof(text), "%s", why.text);
-			if (why.line > 0 && why.line != line)
-				iza_error_set(&why, why.code, NULL, line,
-					      (const char *)name,
-					      "%s (at line %ld)", text,
-					      why.line);
-			else
-				iza_error_set(&why, why.code, NULL, line,
-					      (const char *)name, "%s", text);
-			rc = sink->bad(sink->ctx, line, index, reason_for(xrc),
-				       &why, NULL, 0);
-			if (rc == 0 && xml_reader_broken(r)) {
-				rc = iza_error_set(
-				    err, xrc, input_name(in), line, NULL,
-				    "message %ld: %s; the rest of the input "
-				    "was not read",
-				    index, why.text);
-				goto out;
-			}
-		}
-		if (rc)
-			break;
-		rc = xml_reader_skip(r, err);
-	}
-	if (rc < 0 && err && err->text[0]) {
+		goto out;
+	rc = xml_sax_run(x.sax, err);
+	if (x.rc == -IZA_ENOMEM) {
+		rc = iza_error_set(err, -IZA_ENOMEM, input_name(in), x.line,
+				   NULL, "out of memory");
+	} else if (rc < 0 && xml_sax_broken(x.sax)) {
 		char text[IZA_ERR_TEXT_MAX];
+		long eline = err ? err->line : 0;
 
-		snprintf(text, sizeof(text), "%s", err->text);
-		iza_error_set(err, rc, input_name(in), err->line, NULL,
-			      "after message %ld: %s; the rest of the input "
-			      "was not read",
-			      index, text);
+		snprintf(text, sizeof(text), "%s", err ? err->text : "");
+		if (x.in_msg) {
+			/* the message being read is lost with the rest */
+			struct iza_error why;
+			int brc;
+
+			if (eline > 0 && eline != x.line)
+				iza_error_set(&why, rc, NULL, x.line,
+					      x.msg.name, "%s (at line %ld)",
+					      text, eline);
+			else
+				iza_error_set(&why, rc, NULL, x.line,
+					      x.msg.name, "%s", text);
+			brc = sink->bad(sink->ctx, x.line, x.index,
+					reason_for(rc), &why, NULL, 0);
+			if (brc == 0)
+				iza_error_set(err, rc, input_name(in), x.line,
+					      NULL,
+					      "message %ld: %s; the rest of "
+					      "the input was not read",
+					      x.index, why.text);
+			else
+				rc = brc;
+		} else {
+			iza_error_set(err, rc, input_name(in), eline, NULL,
+				      "after message %ld: %s; the rest of the "
+				      "input was not read",
+				      x.index, text);
+		}
 	}
 out:
-	xml_reader_free(r);
+	xml_sax_free(x.sax);
+	v2msg_release(&x.msg);
+	free(x.f);
 	return rc < 0 ? rc : 0;
 }
 
@@ -265,15 +507,20 @@ static int buf_addc(struct buf *b, char c)
 }
 
 struct build {
-	xmlDocPtr doc;
-	xmlNsPtr ns;
+	struct v2msg *m;
 	struct seps sep;
 	enum charset cs;
-	size_t nodes;
-	struct buf raw, utf;
+	struct buf raw;
 	long segno;
+	uint32_t seg; /* index of the segment being added */
 	struct iza_error *why;
 	enum quarantine_reason *reason;
+};
+
+/* Where a value is, for error texts: SEG.f[.c[.s]] (0: not given). */
+struct where {
+	const char *id;
+	size_t f, c, s;
 };
 
 static int fail(struct build *b, int rc, enum quarantine_reason reason,
@@ -281,6 +528,21 @@ static int fail(struct build *b, int rc, enum quarantine_reason reason,
 {
 	*b->reason = reason;
 	return iza_error_set(b->why, rc, NULL, b->segno, field, "%s", text);
+}
+
+static int fail_at(struct build *b, int rc, enum quarantine_reason reason,
+		   const struct where *w, const char *text)
+{
+	char name[64];
+
+	if (w->s)
+		snprintf(name, sizeof(name), "%s.%zu.%zu.%zu", w->id, w->f,
+			 w->c, w->s);
+	else if (w->c)
+		snprintf(name, sizeof(name), "%s.%zu.%zu", w->id, w->f, w->c);
+	else
+		snprintf(name, sizeof(name), "%s.%zu", w->id, w->f);
+	return fail(b, rc, reason, name, text);
 }
 
 static int hexval(char c)
@@ -396,95 +658,75 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
-/* b->raw -> b->utf (UTF-8, checked). */
-static int to_utf8(struct build *b, const char *field)
+/* Bytes s[0..n) in the message charset, checked, as UTF-8 appended to the
+ * value of entry ei. */
+static int to_utf8(struct build *b, size_t ei, const char *bytes, size_t n,
+		   const struct where *w)
 {
-	const unsigned char *s = (const unsigned char *)b->raw.p;
-	size_t n = b->raw.len, i = 0;
+	const unsigned char *s = (const unsigned char *)bytes;
+	size_t i = 0;
 	int rc = 0;
 
-	b->utf.len = 0;
-	if (buf_add(&b->utf, "", 0))
-		return -IZA_ENOMEM;
 	while (i < n && rc == 0) {
 		unsigned char c = s[i];
 
 		if (c < 0x20 && c != '\t' && c != '\n')
-			return fail(b, -IZA_EINVALID, QR_BAD_VALUE, field,
-				    "control character in a value");
+			return fail_at(b, -IZA_EINVALID, QR_BAD_VALUE, w,
+				       "control character in a value");
 		if (c < 0x80) { /* a run of ASCII that needs no checks */
 			size_t j = i + 1;
 
 			while (j < n && s[j] >= 0x20 && s[j] < 0x80)
 				j++;
-			rc = buf_add(&b->utf, (const char *)s + i, j - i);
+			rc = v2msg_append(b->m, ei, (const char *)s + i, j - i);
 			i = j;
 		} else if (b->cs == CS_LATIN1) {
 			char two[2] = {(char)(0xC0 | (c >> 6)),
 				       (char)(0x80 | (c & 0x3F))};
 
-			rc = buf_add(&b->utf, two, 2);
+			rc = v2msg_append(b->m, ei, two, 2);
 			i++;
 		} else {
 			size_t l = utf8_seq(s + i, n - i);
 
 			if (!l)
-				return fail(b, -IZA_EUTF8, QR_BAD_VALUE, field,
-					    b->cs == CS_UTF8
-						? "invalid UTF-8 (MSH-18 "
-						  "UNICODE UTF-8)"
-						: "bytes outside ASCII and "
-						  "not UTF-8 (MSH-18 empty or "
-						  "ASCII)");
-			rc = buf_add(&b->utf, (const char *)s + i, l);
+				return fail_at(
+				    b, -IZA_EUTF8, QR_BAD_VALUE, w,
+				    b->cs == CS_UTF8
+					? "invalid UTF-8 (MSH-18 "
+					  "UNICODE UTF-8)"
+					: "bytes outside ASCII and "
+					  "not UTF-8 (MSH-18 empty or "
+					  "ASCII)");
+			rc = v2msg_append(b->m, ei, (const char *)s + i, l);
 			i += l;
 		}
 	}
 	return rc;
 }
 
-static int new_elem(struct build *b, xmlNodePtr parent, const char *name,
-		    xmlNodePtr *out)
+/* One more element (segment, field repetition, component or
+ * subcomponent), counted against the cap; *ei its entry. */
+static int new_entry(struct build *b, size_t f, size_t rep, size_t c, size_t s,
+		     size_t *ei)
 {
-	xmlNodePtr el;
-
-	if (++b->nodes > HL7V2_MAX_NODES)
+	if (++b->m->nelements > HL7V2_MAX_NODES)
 		return fail(b, -IZA_ETOOBIG, QR_TOO_LARGE, NULL,
 			    "message has more than 100000 elements");
-	el = xmlNewDocNode(b->doc, b->ns, (const xmlChar *)name, NULL);
-	if (!el || !xmlAddChild(parent, el)) {
-		xmlFreeNode(el);
-		return -IZA_ENOMEM;
-	}
-	*out = el;
-	return 0;
+	return v2msg_add_entry(b->m, b->seg, (uint32_t)f, (uint32_t)rep,
+			       (uint32_t)c, (uint32_t)s, ei);
 }
 
-/* Text of s[0..n), escapes decoded, as the content of el. */
-static int add_text(struct build *b, xmlNodePtr el, const char *s, size_t n,
-		    bool escapes, const char *field)
+/* Text of s[0..n), escapes decoded, as the value of entry ei. */
+static int add_text(struct build *b, size_t ei, const char *s, size_t n,
+		    bool escapes, const struct where *w)
 {
-	xmlNodePtr t;
 	int rc;
 
-	if (escapes) {
-		rc = unescape(b, s, n);
-	} else {
-		b->raw.len = 0;
-		rc = buf_add(&b->raw, s, n);
-	}
-	if (rc)
-		return rc;
-	rc = to_utf8(b, field);
-	if (rc || b->utf.len == 0)
-		return rc;
-	t = xmlNewDocTextLen(b->doc, (const xmlChar *)b->utf.p,
-			     (int)b->utf.len);
-	if (!t || !xmlAddChild(el, t)) {
-		xmlFreeNode(t);
-		return -IZA_ENOMEM;
-	}
-	return 0;
+	if (!escapes || !b->sep.es || !memchr(s, b->sep.es, n))
+		return to_utf8(b, ei, s, n, w);
+	rc = unescape(b, s, n);
+	return rc ? rc : to_utf8(b, ei, b->raw.p, b->raw.len, w);
 }
 
 /* Count the pieces of s[0..n) split at c (0: one piece). */
@@ -518,36 +760,14 @@ static void next_piece(const char **s, size_t *n, char c, const char **p,
 	}
 }
 
-/* out = prefix "." k, NUL-terminated, as snprintf("%s.%zu") would write it
- * (snprintf was ~5 % of an ER7 ingest).  Positions are below the message
- * cap (16 MiB, 8 digits), so the callers' buffers of 32 and 48 bytes hold
- * SEG.f.c.s. */
-static void position_name(char *out, const char *prefix, size_t k)
-{
-	char digits[24];
-	size_t n = strlen(prefix), d = 0;
-
-	do {
-		digits[d++] = (char)('0' + k % 10);
-		k /= 10;
-	} while (k);
-	memcpy(out, prefix, n);
-	out[n++] = '.';
-	while (d)
-		out[n++] = digits[--d];
-	out[n] = '\0';
-}
-
-static int add_component(struct build *b, xmlNodePtr parent, const char *name,
+static int add_component(struct build *b, size_t ci, struct where *w,
 			 const char *s, size_t n)
 {
-	size_t nsub = pieces(s, n, b->sep.ss), k;
-	char sub[48];
-	xmlNodePtr el;
+	size_t nsub = pieces(s, n, b->sep.ss), k, si;
 	int rc;
 
 	if (nsub <= 1)
-		return add_text(b, parent, s, n, true, name);
+		return add_text(b, ci, s, n, true, w);
 	for (k = 1; k <= nsub; k++) {
 		const char *p;
 		size_t pn;
@@ -555,52 +775,53 @@ static int add_component(struct build *b, xmlNodePtr parent, const char *name,
 		next_piece(&s, &n, b->sep.ss, &p, &pn);
 		if (pn == 0)
 			continue;
-		position_name(sub, name, k);
-		rc = new_elem(b, parent, sub, &el);
+		b->m->e[ci].flags = V2E_PARTS;
+		w->s = k;
+		rc = new_entry(b, w->f, b->m->e[ci].rep, w->c, k, &si);
 		if (!rc)
-			rc = add_text(b, el, p, pn, true, sub);
+			rc = add_text(b, si, p, pn, true, w);
 		if (rc)
 			return rc;
 	}
+	w->s = 0;
 	return 0;
 }
 
-static int add_field(struct build *b, xmlNodePtr seg, const char *id,
-		     size_t fieldno, const char *s, size_t n)
+static int add_field(struct build *b, const char *id, size_t fieldno,
+		     const char *s, size_t n)
 {
 	size_t nrep = pieces(s, n, b->sep.rs), i;
-	char name[32], comp[48];
+	struct where w = {.id = id, .f = fieldno};
 	int rc = 0;
 
 	if (n == 0)
 		return 0;
-	position_name(name, id, fieldno);
 	for (i = 0; i < nrep && rc == 0; i++) {
 		const char *r;
-		size_t rn, ncomp, c;
-		xmlNodePtr el;
+		size_t rn, ncomp, c, fi;
 
 		next_piece(&s, &n, b->sep.rs, &r, &rn);
-		rc = new_elem(b, seg, name, &el);
+		rc = new_entry(b, fieldno, i + 1, 0, 0, &fi);
 		if (rc)
 			return rc;
 		ncomp = pieces(r, rn, b->sep.cs);
 		if (ncomp <= 1 && pieces(r, rn, b->sep.ss) <= 1) {
-			rc = add_text(b, el, r, rn, true, name);
+			w.c = 0;
+			rc = add_text(b, fi, r, rn, true, &w);
 			continue;
 		}
 		for (c = 1; c <= ncomp && rc == 0; c++) {
 			const char *p;
-			size_t pn;
-			xmlNodePtr cel;
+			size_t pn, ci;
 
 			next_piece(&r, &rn, b->sep.cs, &p, &pn);
 			if (pn == 0)
 				continue;
-			position_name(comp, name, c);
-			rc = new_elem(b, el, comp, &cel);
+			b->m->e[fi].flags = V2E_PARTS;
+			w.c = c;
+			rc = new_entry(b, fieldno, i + 1, c, 0, &ci);
 			if (!rc)
-				rc = add_component(b, cel, comp, p, pn);
+				rc = add_component(b, ci, &w, p, pn);
 		}
 	}
 	return rc;
@@ -742,13 +963,11 @@ static int root_for(struct build *b, const char *msh, size_t n, char name[8])
 	return 0;
 }
 
-static int add_segment(struct build *b, xmlNodePtr root, const char *seg,
-		       size_t n)
+static int add_segment(struct build *b, const char *seg, size_t n)
 {
 	bool msh = b->segno == 1;
 	char id[4];
-	xmlNodePtr el, f;
-	size_t k, i, start;
+	size_t k, i, start, fi;
 	int rc;
 
 	if (n < 3 || !(seg[0] >= 'A' && seg[0] <= 'Z') ||
@@ -761,25 +980,31 @@ static int add_segment(struct build *b, xmlNodePtr root, const char *seg,
 	if (!msh && memcmp(id, "MSH", 3) == 0)
 		return fail(b, -IZA_EPARSE, QR_MALFORMED, "MSH",
 			    "second MSH in a message");
-	rc = new_elem(b, root, id, &el);
+	if (++b->m->nelements > HL7V2_MAX_NODES)
+		return fail(b, -IZA_ETOOBIG, QR_TOO_LARGE, NULL,
+			    "message has more than 100000 elements");
+	rc = v2msg_add_segment(b->m, id, -1, 1);
 	if (rc)
 		return rc;
+	b->seg = (uint32_t)(b->m->nsegs - 1);
 	if (n <= 4)
 		return 0;
 	k = 1;
 	start = 4;
 	if (msh) {
+		struct where w1 = {.id = "MSH", .f = 1},
+			     w2 = {.id = "MSH", .f = 2};
 		size_t m;
 
-		rc = new_elem(b, el, "MSH.1", &f);
+		rc = new_entry(b, 1, 1, 0, 0, &fi);
 		if (!rc)
-			rc = add_text(b, f, seg + 3, 1, false, "MSH.1");
+			rc = add_text(b, fi, seg + 3, 1, false, &w1);
 		for (m = 0; 4 + m < n && seg[4 + m] != b->sep.fs; m++)
 			;
 		if (!rc)
-			rc = new_elem(b, el, "MSH.2", &f);
+			rc = new_entry(b, 2, 1, 0, 0, &fi);
 		if (!rc)
-			rc = add_text(b, f, seg + 4, m, false, "MSH.2");
+			rc = add_text(b, fi, seg + 4, m, false, &w2);
 		if (rc || 4 + m >= n)
 			return rc;
 		k = 3;
@@ -787,7 +1012,7 @@ static int add_segment(struct build *b, xmlNodePtr root, const char *seg,
 	}
 	for (i = start;; i++) {
 		if (i == n || seg[i] == b->sep.fs) {
-			rc = add_field(b, el, id, k, seg + start, i - start);
+			rc = add_field(b, id, k, seg + start, i - start);
 			if (rc || i == n)
 				return rc;
 			k++;
@@ -796,21 +1021,22 @@ static int add_segment(struct build *b, xmlNodePtr root, const char *seg,
 	}
 }
 
-int hl7v2_er7_to_doc(const char *msg, size_t len, xmlDocPtr *doc,
-		     enum quarantine_reason *reason, struct iza_error *why)
+int hl7v2_er7_parse(const char *msg, size_t len, struct v2msg *out,
+		    enum quarantine_reason *reason, struct iza_error *why)
 {
 	struct build b;
 	const char *seg = msg, *end = msg + len, *e;
 	char rootname[8];
-	xmlNodePtr root;
 	size_t n;
 	int rc;
 
 	memset(&b, 0, sizeof(b));
+	b.m = out;
 	b.why = why;
 	b.reason = reason;
 	b.segno = 1;
 	*reason = QR_MALFORMED;
+	v2msg_reset(out);
 	if (len < 4 || memcmp(msg, "MSH", 3) != 0)
 		return fail(&b, -IZA_EPARSE, QR_MALFORMED, NULL,
 			    "message does not start with MSH");
@@ -823,41 +1049,22 @@ int hl7v2_er7_to_doc(const char *msg, size_t len, xmlDocPtr *doc,
 		rc = root_for(&b, msg, n, rootname);
 	if (rc)
 		return rc;
-	b.doc = xmlNewDoc((const xmlChar *)"1.0");
-	root = b.doc
-		   ? xmlNewDocNode(b.doc, NULL, (const xmlChar *)rootname, NULL)
-		   : NULL;
-	if (!root) {
-		rc = -IZA_ENOMEM;
-		goto out;
-	}
-	xmlDocSetRootElement(b.doc, root);
-	b.ns = xmlNewNs(root, (const xmlChar *)HL7V2_NS, NULL);
-	if (!b.ns) {
-		rc = -IZA_ENOMEM;
-		goto out;
-	}
-	xmlSetNs(root, b.ns);
+	memcpy(out->name, rootname, 8);
 	while (seg < end && rc == 0) {
 		e = memchr(seg, '\r', (size_t)(end - seg));
 		n = e ? (size_t)(e - seg) : (size_t)(end - seg);
 		if (n > 0) {
-			rc = add_segment(&b, root, seg, n);
+			rc = add_segment(&b, seg, n);
 			b.segno++;
 		}
 		seg += n + 1;
 	}
-out:
 	if (rc == -IZA_ENOMEM)
 		fail(&b, rc, QR_TOO_LARGE, NULL, "out of memory");
 	free(b.raw.p);
-	free(b.utf.p);
-	if (rc) {
-		xmlFreeDoc(b.doc);
-		return rc;
-	}
-	*doc = b.doc;
-	return 0;
+	if (rc)
+		v2msg_reset(out);
+	return rc;
 }
 
 /* ---------------------------------------------------- ER7 stream reader */
@@ -867,6 +1074,7 @@ struct er7 {
 	size_t max;
 	const struct adapter_sink *sink;
 	struct buf seg, msg;
+	struct v2msg model; /* the message delivered, reused */
 	bool seg_big, msg_big, have_msg, truncated, cr;
 	long seg_line, msg_line, line, index;
 };
@@ -882,13 +1090,12 @@ static int er7_bad(struct er7 *r, long line, long index,
 			    raw ? r->msg.p : NULL, raw ? r->msg.len : 0);
 }
 
-static bool has_pv1(xmlNodePtr root)
+static bool has_pv1(const struct v2msg *m)
 {
-	xmlNodePtr c;
+	size_t i;
 
-	for (c = root->children; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE &&
-		    strcmp((const char *)c->name, "PV1") == 0)
+	for (i = 0; i < m->nsegs; i++)
+		if (memcmp(m->segs[i].id, "PV1", 4) == 0)
 			return true;
 	return false;
 }
@@ -897,12 +1104,10 @@ static int er7_deliver(struct er7 *r)
 {
 	enum quarantine_reason reason;
 	struct iza_error why;
-	xmlDocPtr doc = NULL;
-	xmlNodePtr root;
 	int rc;
 
 	iza_error_clear(&why);
-	rc = hl7v2_er7_to_doc(r->msg.p, r->msg.len, &doc, &reason, &why);
+	rc = hl7v2_er7_parse(r->msg.p, r->msg.len, &r->model, &reason, &why);
 	if (rc == -IZA_ENOMEM)
 		return rc;
 	if (rc) {
@@ -913,17 +1118,13 @@ static int er7_deliver(struct er7 *r)
 		return er7_bad(r, r->msg_line, r->index, reason, why.code,
 			       why.field, text, true);
 	}
-	root = xmlDocGetRootElement(doc);
-	if (strncmp((const char *)root->name, "ADT_", 4) == 0 && !has_pv1(root))
-		rc = er7_bad(r, r->msg_line, r->index, QR_MISSING,
-			     -IZA_ETRUNCATED, "PV1",
-			     "ADT message without a PV1 segment (truncated?)",
-			     true);
-	else
-		rc = r->sink->xml_record(r->sink->ctx, root, r->msg_line,
-					 r->index);
-	xmlFreeDoc(doc);
-	return rc;
+	if (strncmp(r->model.name, "ADT_", 4) == 0 && !has_pv1(&r->model))
+		return er7_bad(r, r->msg_line, r->index, QR_MISSING,
+			       -IZA_ETRUNCATED, "PV1",
+			       "ADT message without a PV1 segment (truncated?)",
+			       true);
+	return r->sink->v2_message(r->sink->ctx, &r->model, r->msg_line,
+				   r->index);
 }
 
 /* The message collected so far is complete. */
@@ -1066,6 +1267,7 @@ static int er7_run(struct input *in, const struct adapter_limits *lim,
 	int rc = 0;
 
 	memset(&r, 0, sizeof(r));
+	v2msg_init(&r.model);
 	r.in = in;
 	r.sink = sink;
 	r.max = lim->max_line ? lim->max_line : ADAPTER_DEFAULT_MAX_LINE;
@@ -1100,6 +1302,7 @@ out:
 	free(chunk);
 	free(r.seg.p);
 	free(r.msg.p);
+	v2msg_release(&r.model);
 	return rc < 0 ? rc : 0;
 }
 

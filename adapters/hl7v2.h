@@ -1,25 +1,34 @@
 /*
  * hl7v2.h - HL7 v2.x adapters: the XML encoding (v2.3 to v2.8, streamed
- * with xml_secure's xmlTextReader) and ER7 "pipe" text.  Both deliver every
- * message to sink->xml_record as the root element of a libxml2 tree with
- * one element naming scheme, so one mapping addresses both.
+ * with xml_secure's SAX2 stream) and ER7 "pipe" text.  Both deliver every
+ * message to sink->v2_message as the same flat model (v2msg.h: segments,
+ * fields, repetitions, components, subcomponents, decoded values), so one
+ * mapping addresses both; no libxml2 tree is built (v2msg_to_doc() makes
+ * one for mappings that use XPath).
  *
  * XML encoding (adapter_hl7v2_xml, "hl7v2-xml")
  *   A message is any element whose local name matches
  *   [A-Z][A-Z0-9]{2}_[A-Z0-9]{3} (ADT_A01, the message structure) in the
  *   namespace urn:hl7-org:v2xml or in no namespace, at any depth: batch
  *   wrappers of any name (and v2 XML batch elements) are walked through.
- *   Each message is expanded (xml_reader_expand(): at most
- *   lim->max_line bytes, 100,000 nodes, lim->max_depth deep) and handed
- *   to sink->xml_record(ctx, root, line, index): line is the message's start
- *   line, index its 1-based position in the input.  A message refused after
- *   it was read completely (too many nodes, too deep, an entity reference)
- *   goes to sink->bad and reading continues with the next one.  libxml2's
- *   reader cannot continue after a well-formedness, encoding or size error:
- *   the message being read then goes to sink->bad, and run() returns the
- *   fatal error (-IZA_EPARSE, -IZA_EUTF8, -IZA_ETOOBIG, ...) naming the
- *   line; the rest of the input, including complete messages still in the
- *   reader's ~4 KB look-ahead, is lost and is not reported record by record.
+ *   Each message is read into the model as its SAX2 events arrive (at most
+ *   lim->max_line bytes, 100,000 elements and attributes, lim->max_depth
+ *   deep) and handed to sink->v2_message(ctx, msg, line, index) at its end
+ *   tag: line is the line of the message's start tag, index its 1-based
+ *   position in the input.  The model is the element structure read
+ *   positionally: a segment is an element named [A-Z][A-Z0-9]{2} found
+ *   through elements without a position (segment groups), a field a
+ *   child of a segment whose local name ends in ".n", a component or
+ *   subcomponent a child of that (the first of each position; the value
+ *   of a subcomponent with children is its first component's); text is the
+ *   element's character data.  A message refused after it was read
+ *   completely (too many elements, too deep, an entity reference, a
+ *   namespace error) goes to sink->bad and reading continues with the next
+ *   one.  The parser cannot continue after a well-formedness, encoding or
+ *   size error: the message being read then goes to sink->bad, and run()
+ *   returns the fatal error (-IZA_EPARSE, -IZA_EUTF8, -IZA_ETOOBIG, ...)
+ *   naming the line; every message that ended before the error was
+ *   delivered, the rest of the input is lost.
  *
  * ER7 text (adapter_hl7v2_er7, "hl7v2-er7")
  *   Segments end at CR, LF or CRLF (mixed in one file); blank lines are
@@ -40,7 +49,8 @@
  *       segment has no CR/LF/0x1C terminator), or an ADT
  *       message without a PV1 segment                        QR_MISSING
  *
- * The ER7 element tree (the contract the mapping engine relies on)
+ * The ER7 element tree (what v2msg_to_doc() builds for XPath, and the
+ * structure of the model either encoding fills)
  *   - Namespace: every element is in urn:hl7-org:v2xml (default namespace,
  *     declared on the root), like the XML encoding.
  *   - Root: MSH-9.1 "_" MSH-9.2 when both are 3 characters [A-Z0-9]
@@ -77,15 +87,17 @@
  *   line is the 1-based line of the message's MSH (every CR, LF or CRLF
  *   ends a line); index is the message's 1-based position among the MSH
  *   segments of the input.
+ *   In the model each element of this tree is one entry (v2msg.h); for the
+ *   XML encoding v2msg_to_doc() builds the same shape (ER7 element names,
+ *   segment groups flattened), not the document as it was written.
  */
 #ifndef IZA_HL7V2_H
 #define IZA_HL7V2_H
 
 #include <stddef.h>
 
-#include <libxml/tree.h>
-
 #include "adapter.h"
+#include "v2msg.h"
 
 #define HL7V2_NS	"urn:hl7-org:v2xml"
 #define HL7V2_MAX_NODES 100000
@@ -94,12 +106,12 @@ extern const struct adapter adapter_hl7v2_xml;
 extern const struct adapter adapter_hl7v2_er7;
 
 /*
- * Convert one ER7 message (segments separated by CR, starting with MSH,
- * msg need not be NUL-terminated) into a new document as described above.
- * Returns 0 with *doc set (caller frees with xmlFreeDoc), or a negative code
- * with *reason and why filled (why->line = the 1-based segment number).
+ * Parse one ER7 message (segments separated by CR, starting with MSH, msg
+ * need not be NUL-terminated) into out (reset first; its storage reused)
+ * as described above.  Returns 0, or a negative code with *reason and why
+ * filled (why->line = the 1-based segment number; out is then empty).
  */
-int hl7v2_er7_to_doc(const char *msg, size_t len, xmlDocPtr *doc,
-		     enum quarantine_reason *reason, struct iza_error *why);
+int hl7v2_er7_parse(const char *msg, size_t len, struct v2msg *out,
+		    enum quarantine_reason *reason, struct iza_error *why);
 
 #endif

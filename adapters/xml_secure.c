@@ -1,10 +1,11 @@
 /*
- * xml_secure.c - hardened libxml2 setup and a capped streaming reader; see
- * xml_secure.h for the guarantees.
+ * xml_secure.c - hardened libxml2 setup, a capped streaming reader and a
+ * capped SAX2 stream; see xml_secure.h for the guarantees.
  */
 #include "xml_secure.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,33 @@ long xml_reader_line(struct xml_reader *r)
 	return line > 0 ? line : 0;
 }
 
+/* Our code for a libxml2 error that stopped the parser. */
+static int code_for(int xml_code, const char *msg)
+{
+	int code;
+
+	switch (xml_code) {
+	case XML_ERR_INVALID_CHAR:
+	case XML_ERR_INVALID_ENCODING:
+	case XML_ERR_UNSUPPORTED_ENCODING:
+	case XML_ERR_UNKNOWN_ENCODING:
+	case XML_I18N_CONV_FAILED:
+		code = -IZA_EUTF8;
+		break;
+	case XML_ERR_ENTITY_LOOP:
+	case XML_ERR_INTERNAL_ERROR: /* "Huge input lookup" */
+		code = -IZA_ETOOBIG;
+		break;
+	default:
+		code = -IZA_EPARSE;
+	}
+	if (strstr(msg, "depth"))
+		code = -IZA_ETOODEEP;
+	else if (strstr(msg, "huge") || strstr(msg, "Huge"))
+		code = -IZA_ETOOBIG;
+	return code;
+}
+
 /* The error that stopped the parser (or the callback). */
 static int fatal(struct xml_reader *r, struct iza_error *err)
 {
@@ -225,25 +253,7 @@ static int fatal(struct xml_reader *r, struct iza_error *err)
 	if (!r->xml_code)
 		return iza_error_set(err, -IZA_EPARSE, input_name(r->in), line,
 				     NULL, "XML reader failed");
-	switch (r->xml_code) {
-	case XML_ERR_INVALID_CHAR:
-	case XML_ERR_INVALID_ENCODING:
-	case XML_ERR_UNSUPPORTED_ENCODING:
-	case XML_ERR_UNKNOWN_ENCODING:
-	case XML_I18N_CONV_FAILED:
-		code = -IZA_EUTF8;
-		break;
-	case XML_ERR_ENTITY_LOOP:
-	case XML_ERR_INTERNAL_ERROR: /* "Huge input lookup" */
-		code = -IZA_ETOOBIG;
-		break;
-	default:
-		code = -IZA_EPARSE;
-	}
-	if (strstr(r->xml_msg, "depth"))
-		code = -IZA_ETOODEEP;
-	else if (strstr(r->xml_msg, "huge") || strstr(r->xml_msg, "Huge"))
-		code = -IZA_ETOOBIG;
+	code = code_for(r->xml_code, r->xml_msg);
 	return iza_error_set(err, code, input_name(r->in), line, NULL,
 			     "XML not well-formed (libxml2 error %d: %s)",
 			     r->xml_code, r->xml_msg);
@@ -417,4 +427,355 @@ int xml_reader_expand(struct xml_reader *r, xmlNodePtr *node,
 		return rc;
 	*node = n;
 	return 0;
+}
+
+/* ------------------------------------------------------------ SAX2 stream */
+
+struct xml_sax {
+	xmlParserCtxtPtr ctxt;
+	struct input *in;
+	struct xml_limits lim;
+	const struct xml_sax_handler *h;
+	void *user;
+	size_t depth;
+	/* the record being read */
+	bool in_record;
+	size_t rec_depth;
+	uint64_t rec_bytes;
+	size_t rec_nodes;
+	long rec_errors; /* nerrors when it began */
+	int refused;	 /* -IZA_Exxx: the record is refused */
+	char refused_text[IZA_ERR_TEXT_MAX];
+	/* why the parse stopped */
+	int stop;	/* read callback: -IZA_Exxx */
+	int handler_rc; /* a handler's nonzero return */
+	int refuse_doc; /* -IZA_Exxx: a check of ours */
+	char doc_field[16];
+	char doc_text[IZA_ERR_TEXT_MAX];
+	long doc_line;
+	bool broken;
+	/* first libxml2 error (level ERROR or FATAL) */
+	long nerrors;
+	int xml_code;
+	int xml_level;
+	long xml_line;
+	char xml_msg[XML_MSG_MAX];
+};
+
+static void sax_on_error(void *arg, xmlErrorPtr e)
+{
+	struct xml_sax *s = arg;
+
+	if (!e || (int)e->level < (int)XML_ERR_ERROR)
+		return;
+	s->nerrors++;
+	if (s->xml_code && s->xml_level >= (int)e->level)
+		return;
+	s->xml_code = e->code;
+	s->xml_level = (int)e->level;
+	s->xml_line = e->line;
+	clean_message(s->xml_msg, sizeof(s->xml_msg), e->message);
+}
+
+long xml_sax_line(const struct xml_sax *s)
+{
+	long line = s->ctxt && s->ctxt->input ? s->ctxt->input->line : 0;
+
+	return line > 0 ? line : 0;
+}
+
+/* Stop the whole document with one of our refusals. */
+static void sax_refuse_doc(struct xml_sax *s, int code, const char *field,
+			   const char *text)
+{
+	if (!s->refuse_doc) {
+		s->refuse_doc = code;
+		snprintf(s->doc_field, sizeof(s->doc_field), "%s",
+			 field ? field : "");
+		snprintf(s->doc_text, sizeof(s->doc_text), "%s", text);
+		s->doc_line = xml_sax_line(s);
+	}
+	xmlStopParser(s->ctxt);
+}
+
+static void sax_refuse_record(struct xml_sax *s, int code, const char *text)
+{
+	if (s->refused)
+		return;
+	s->refused = code;
+	snprintf(s->refused_text, sizeof(s->refused_text), "%s", text);
+}
+
+static void sax_handler_stop(struct xml_sax *s, int rc)
+{
+	s->handler_rc = rc;
+	xmlStopParser(s->ctxt);
+}
+
+static void sax_start(void *ctx, const xmlChar *local, const xmlChar *prefix,
+		      const xmlChar *uri, int nb_namespaces,
+		      const xmlChar **namespaces, int nb_attributes,
+		      int nb_defaulted, const xmlChar **attributes)
+{
+	struct xml_sax *s = ctx;
+	char text[96];
+	int rc;
+
+	(void)prefix;
+	(void)nb_namespaces;
+	(void)namespaces;
+	(void)nb_defaulted;
+	(void)attributes;
+	s->depth++;
+	if (s->depth > s->lim.max_depth) {
+		snprintf(text, sizeof(text),
+			 "XML elements nested deeper than %zu",
+			 s->lim.max_depth);
+		if (!s->in_record) {
+			sax_refuse_doc(s, -IZA_ETOODEEP, NULL, text);
+			return;
+		}
+		sax_refuse_record(s, -IZA_ETOODEEP, text);
+	}
+	if (s->in_record) {
+		s->rec_nodes +=
+		    1 + (size_t)(nb_attributes > 0 ? nb_attributes : 0);
+		if (s->rec_nodes > s->lim.max_nodes) {
+			snprintf(text, sizeof(text),
+				 "XML record has more than %zu nodes",
+				 s->lim.max_nodes);
+			sax_refuse_record(s, -IZA_ETOOBIG, text);
+		}
+		if (s->refused)
+			return;
+	}
+	rc = s->h->start(s->user, local, uri, s->depth);
+	if (rc)
+		sax_handler_stop(s, rc);
+}
+
+static void sax_end(void *ctx, const xmlChar *local, const xmlChar *prefix,
+		    const xmlChar *uri)
+{
+	struct xml_sax *s = ctx;
+	size_t depth = s->depth;
+	int rc;
+
+	(void)local;
+	(void)prefix;
+	(void)uri;
+	if (s->depth > 0)
+		s->depth--;
+	if (s->in_record && s->refused && depth > s->rec_depth)
+		return;
+	rc = s->h->end(s->user, depth);
+	if (rc)
+		sax_handler_stop(s, rc);
+}
+
+static void sax_text(void *ctx, const xmlChar *ch, int len)
+{
+	struct xml_sax *s = ctx;
+	int rc;
+
+	if ((s->in_record && s->refused) || len <= 0)
+		return;
+	rc = s->h->text(s->user, (const char *)ch, (size_t)len);
+	if (rc)
+		sax_handler_stop(s, rc);
+}
+
+/* Any entity declaration in the DOCTYPE: the document is refused before
+ * a single reference is resolved. */
+static void sax_entity_decl(void *ctx, const xmlChar *name, int type,
+			    const xmlChar *public_id, const xmlChar *system_id,
+			    xmlChar *content)
+{
+	(void)name;
+	(void)type;
+	(void)public_id;
+	(void)system_id;
+	(void)content;
+	sax_refuse_doc(ctx, -IZA_EINVALID, "DOCTYPE",
+		       "document refused: its DOCTYPE declares entities "
+		       "(entities are never expanded)");
+}
+
+static void sax_unparsed_entity_decl(void *ctx, const xmlChar *name,
+				     const xmlChar *public_id,
+				     const xmlChar *system_id,
+				     const xmlChar *notation)
+{
+	(void)notation;
+	sax_entity_decl(ctx, name, 0, public_id, system_id, NULL);
+}
+
+/* A reference to an undeclared entity (left unexpanded). */
+static void sax_reference(void *ctx, const xmlChar *name)
+{
+	struct xml_sax *s = ctx;
+
+	(void)name;
+	if (s->in_record)
+		sax_refuse_record(s, -IZA_EINVALID,
+				  "XML record contains an entity "
+				  "reference (never expanded)");
+}
+
+static xmlEntityPtr sax_get_entity(void *ctx, const xmlChar *name)
+{
+	(void)ctx;
+	(void)name;
+	return NULL; /* none is ever declared */
+}
+
+static int sax_io_read(void *ctx, char *buf, int len)
+{
+	struct xml_sax *s = ctx;
+	ssize_t n;
+
+	if (s->stop)
+		return -1;
+	if (len <= 0)
+		return 0;
+	n = input_read(s->in, buf, (size_t)len);
+	if (n < 0) {
+		s->stop = (int)n;
+		return -1;
+	}
+	if (s->in_record && n > 0) {
+		s->rec_bytes += (uint64_t)n;
+		if (s->rec_bytes > s->lim.max_record) {
+			s->stop = -IZA_ETOOBIG;
+			return -1;
+		}
+	}
+	return (int)n;
+}
+
+int xml_sax_new(struct input *in, const struct xml_limits *lim,
+		const struct xml_sax_handler *h, void *user,
+		struct xml_sax **out, struct iza_error *err)
+{
+	xmlSAXHandler sax;
+	struct xml_sax *s;
+
+	xml_secure_init();
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return iza_error_set(err, -IZA_ENOMEM, input_name(in), 0, NULL,
+				     "out of memory");
+	s->in = in;
+	s->h = h;
+	s->user = user;
+	if (lim)
+		s->lim = *lim;
+	if (!s->lim.max_depth)
+		s->lim.max_depth = XML_SECURE_DEFAULT_DEPTH;
+	if (!s->lim.max_record)
+		s->lim.max_record = XML_SECURE_DEFAULT_RECORD;
+	if (!s->lim.max_nodes)
+		s->lim.max_nodes = XML_SECURE_DEFAULT_NODES;
+	memset(&sax, 0, sizeof(sax));
+	sax.initialized = XML_SAX2_MAGIC;
+	sax.startElementNs = sax_start;
+	sax.endElementNs = sax_end;
+	sax.characters = sax_text;
+	sax.ignorableWhitespace = sax_text;
+	sax.cdataBlock = sax_text;
+	sax.entityDecl = sax_entity_decl;
+	sax.unparsedEntityDecl = sax_unparsed_entity_decl;
+	sax.reference = sax_reference;
+	sax.getEntity = sax_get_entity;
+	sax.getParameterEntity = sax_get_entity;
+	sax.serror = sax_on_error;
+	s->ctxt = xmlCreateIOParserCtxt(&sax, s, sax_io_read, NULL, s,
+					XML_CHAR_ENCODING_NONE);
+	if (!s->ctxt) {
+		free(s);
+		return iza_error_set(err, -IZA_ENOMEM, input_name(in), 0, NULL,
+				     "cannot create the XML parser");
+	}
+	xmlCtxtUseOptions(s->ctxt, XML_SECURE_PARSE_OPTIONS);
+	*out = s;
+	return 0;
+}
+
+void xml_sax_free(struct xml_sax *s)
+{
+	if (!s)
+		return;
+	if (s->ctxt) {
+		xmlFreeDoc(s->ctxt->myDoc); /* none is made; defensive */
+		s->ctxt->myDoc = NULL;
+		xmlFreeParserCtxt(s->ctxt);
+	}
+	free(s);
+}
+
+bool xml_sax_broken(const struct xml_sax *s)
+{
+	return s->broken;
+}
+
+void xml_sax_record_begin(struct xml_sax *s)
+{
+	s->in_record = true;
+	s->rec_depth = s->depth;
+	s->rec_bytes = 0;
+	s->rec_nodes = 0;
+	s->rec_errors = s->nerrors;
+	s->refused = 0;
+}
+
+int xml_sax_record_end(struct xml_sax *s, long line, struct iza_error *err)
+{
+	int rc = 0;
+
+	s->in_record = false;
+	if (s->refused)
+		rc = iza_error_set(err, s->refused, input_name(s->in), line,
+				   NULL, "%s", s->refused_text);
+	else if (s->nerrors != s->rec_errors && s->xml_level != XML_ERR_FATAL)
+		rc = iza_error_set(err, -IZA_EPARSE, input_name(s->in), line,
+				   NULL,
+				   "XML record not namespace-well-formed "
+				   "(libxml2 error %d: %s)",
+				   s->xml_code, s->xml_msg);
+	s->refused = 0;
+	return rc;
+}
+
+int xml_sax_run(struct xml_sax *s, struct iza_error *err)
+{
+	long line;
+
+	xmlParseDocument(s->ctxt);
+	if (s->handler_rc)
+		return s->handler_rc;
+	if (s->refuse_doc) {
+		s->broken = true;
+		return iza_error_set(
+		    err, s->refuse_doc, input_name(s->in), s->doc_line,
+		    s->doc_field[0] ? s->doc_field : NULL, "%s", s->doc_text);
+	}
+	if (!s->stop && s->xml_level != XML_ERR_FATAL && s->ctxt->wellFormed)
+		return 0;
+	s->broken = true;
+	line = s->xml_line > 0 ? s->xml_line : xml_sax_line(s);
+	if (s->stop == -IZA_ETOOBIG)
+		return iza_error_set(
+		    err, -IZA_ETOOBIG, input_name(s->in), line, NULL,
+		    "XML record larger than %zu bytes; reading stopped",
+		    s->lim.max_record);
+	if (s->stop)
+		return iza_error_set(err, s->stop, input_name(s->in), line,
+				     NULL, "read error");
+	if (!s->xml_code)
+		return iza_error_set(err, -IZA_EPARSE, input_name(s->in), line,
+				     NULL, "XML parser failed");
+	return iza_error_set(err, code_for(s->xml_code, s->xml_msg),
+			     input_name(s->in), line, NULL,
+			     "XML not well-formed (libxml2 error %d: %s)",
+			     s->xml_code, s->xml_msg);
 }

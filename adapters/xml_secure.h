@@ -1,7 +1,8 @@
 /*
  * xml_secure.h - the one place that sets up libxml2 (2.9) for the XML
- * adapters (HL7 v2 XML, CDA): a hardened streaming reader over a struct
- * input, with limits enforced while reading.
+ * adapters (HL7 v2 XML, CDA): a hardened streaming reader (CDA) and a
+ * hardened SAX2 stream (HL7 v2 XML, below) over a struct input, with
+ * limits enforced while reading.
  *
  * What it guarantees, whatever the document says:
  *
@@ -137,5 +138,64 @@ bool xml_reader_broken(const struct xml_reader *r);
 /* 1-based input line of the current node (exact up to line 65534, the
  * parser's position, a little ahead, after that); 0 unknown. */
 long xml_reader_line(struct xml_reader *r);
+
+/*
+ * The SAX2 stream: one pass of libxml2's SAX2 parser (pull mode, bytes
+ * through input_read()) calling the caller's handlers, with the same
+ * guarantees as the reader: no network or file access, no DTD loading, a
+ * DOCTYPE that declares any entity refuses the document as a whole (the
+ * parser stops at the first declaration, before any reference is
+ * resolved), elements deeper than max_depth stop the parse (outside a
+ * record), a record may span at most max_record input bytes (checked in
+ * the read callback: an oversized record stops the parse after about
+ * max_record bytes).  No tree is built.
+ *
+ * Records: the caller marks an element as a record with
+ * xml_sax_record_begin() from its start handler.  Inside a record, more
+ * than max_nodes elements and attributes, elements deeper than max_depth,
+ * an entity reference or a recoverable (namespace) error refuse the
+ * record: the handlers get no more events from inside it (so what they
+ * keep is bounded), only the record's own end, where
+ * xml_sax_record_end() says why it was refused; parsing goes on.
+ */
+struct xml_sax;
+
+struct xml_sax_handler {
+	/* An element starts (depth 1: the document element), end: it ends.
+	 * A nonzero return stops the parse; xml_sax_run() returns it. */
+	int (*start)(void *user, const xmlChar *local, const xmlChar *uri,
+		     size_t depth);
+	int (*end)(void *user, size_t depth);
+	/* Character data (text, CDATA, character and predefined entity
+	 * references), in pieces. */
+	int (*text)(void *user, const char *s, size_t len);
+};
+
+/* A stream over in (not owned) calling h with user; lim as for the
+ * reader.  Returns 0 with *out set (free with xml_sax_free) or
+ * -IZA_ENOMEM with err filled. */
+int xml_sax_new(struct input *in, const struct xml_limits *lim,
+		const struct xml_sax_handler *h, void *user,
+		struct xml_sax **out, struct iza_error *err);
+void xml_sax_free(struct xml_sax *s); /* accepts NULL */
+
+/*
+ * Parse the whole input.  Returns 0 at its end, a handler's nonzero
+ * return, or a negative code with err filled (line, text; the same codes
+ * and texts as xml_reader_next()) when the parse stopped on an error
+ * (xml_sax_broken() is then true and the rest of the input is not read).
+ */
+int xml_sax_run(struct xml_sax *s, struct iza_error *err);
+bool xml_sax_broken(const struct xml_sax *s);
+
+/* 1-based line of the parser's position (in a start handler: the line
+ * where the start tag ends); 0 unknown. */
+long xml_sax_line(const struct xml_sax *s);
+
+/* From a start handler: the element that starts is a record. */
+void xml_sax_record_begin(struct xml_sax *s);
+/* From the end handler of that element: 0 if the record is acceptable,
+ * else a negative code with err filled (line: the given one). */
+int xml_sax_record_end(struct xml_sax *s, long line, struct iza_error *err);
 
 #endif

@@ -156,20 +156,31 @@ static void count_put(struct ingest_summary *s, enum put_result pr,
 	}
 }
 
+/* One record from the adapter: exactly one member is set. */
+struct record {
+	const struct jval *res; /* a FHIR resource */
+	struct _xmlNode *xml;	/* a CDA header */
+	const struct v2msg *v2; /* an HL7 v2 message */
+};
+
 /* Map one resource.  Returns 1 when out must go to the store, 0 when the
  * record is done with (skipped or quarantined), or a negative error. */
-static int map_one(struct run *r, const struct jval *res, struct _xmlNode *xml,
-		   long line, long entry, struct map_result *m)
+static int map_one(struct run *r, const struct record *rec, long line,
+		   long entry, struct map_result *m)
 {
+	const struct jval *res = rec->res;
 	struct iza_error why;
 	int rc;
 
 	r->sum->records++;
 	progress(r, false);
 	iza_error_clear(&why);
-	if (xml)
+	if (rec->v2)
+		rc = mapper_map_v2(r->mapper, r->cfg->source,
+				   r->cfg->default_sector, rec->v2, m, &why);
+	else if (rec->xml)
 		rc = mapper_map_xml(r->mapper, r->cfg->source,
-				    r->cfg->default_sector, xml, m, &why);
+				    r->cfg->default_sector, rec->xml, m, &why);
 	else
 		rc = mapper_map(r->mapper, r->cfg->source,
 				r->cfg->default_sector, res, m, &why);
@@ -237,10 +248,10 @@ static int store_one(const struct ingest_config *cfg, struct ingest_summary *s,
 	return 0;
 }
 
-static int on_record(struct run *r, const struct jval *res,
-		     struct _xmlNode *xml, long line, long entry)
+static int on_record(struct run *r, const struct record *rec, long line,
+		     long entry)
 {
-	int rc = map_one(r, res, xml, line, entry, &r->res);
+	int rc = map_one(r, rec, line, entry, &r->res);
 
 	if (rc <= 0)
 		return rc;
@@ -249,12 +260,18 @@ static int on_record(struct run *r, const struct jval *res,
 
 static int on_resource(void *ctx, const struct jval *res, long line, long entry)
 {
-	return on_record(ctx, res, NULL, line, entry);
+	return on_record(ctx, &(struct record){.res = res}, line, entry);
 }
 
 static int on_xml_record(void *ctx, struct _xmlNode *xml, long line, long entry)
 {
-	return on_record(ctx, NULL, xml, line, entry);
+	return on_record(ctx, &(struct record){.xml = xml}, line, entry);
+}
+
+static int on_v2_message(void *ctx, const struct v2msg *msg, long line,
+			 long entry)
+{
+	return on_record(ctx, &(struct record){.v2 = msg}, line, entry);
 }
 
 /* ---- two threads: a worker reads, parses and maps; the caller stores ----
@@ -323,8 +340,8 @@ static void pipe_publish(struct pipe *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
-static int on_record_piped(struct run *r, const struct jval *res,
-			   struct _xmlNode *xml, long line, long entry)
+static int on_record_piped(struct run *r, const struct record *rec, long line,
+			   long entry)
 {
 	struct pipe *p = r->pipe;
 	struct pipe_batch *b;
@@ -336,7 +353,7 @@ static int on_record_piped(struct run *r, const struct jval *res,
 			return rc;
 	}
 	b = p->fill;
-	rc = map_one(r, res, xml, line, entry, &b->res[b->n]);
+	rc = map_one(r, rec, line, entry, &b->res[b->n]);
 	if (rc <= 0)
 		return rc;
 	if (++b->n == PIPE_BATCH)
@@ -347,13 +364,19 @@ static int on_record_piped(struct run *r, const struct jval *res,
 static int on_resource_piped(void *ctx, const struct jval *res, long line,
 			     long entry)
 {
-	return on_record_piped(ctx, res, NULL, line, entry);
+	return on_record_piped(ctx, &(struct record){.res = res}, line, entry);
 }
 
 static int on_xml_record_piped(void *ctx, struct _xmlNode *xml, long line,
 			       long entry)
 {
-	return on_record_piped(ctx, NULL, xml, line, entry);
+	return on_record_piped(ctx, &(struct record){.xml = xml}, line, entry);
+}
+
+static int on_v2_message_piped(void *ctx, const struct v2msg *msg, long line,
+			       long entry)
+{
+	return on_record_piped(ctx, &(struct record){.v2 = msg}, line, entry);
 }
 
 static void *pipe_worker(void *arg)
@@ -363,6 +386,7 @@ static void *pipe_worker(void *arg)
 	const struct adapter_sink sink = {.ctx = r,
 					  .resource = on_resource_piped,
 					  .xml_record = on_xml_record_piped,
+					  .v2_message = on_v2_message_piped,
 					  .bad = on_bad};
 	int rc;
 
@@ -582,6 +606,7 @@ int ingest_file(const struct ingest_config *cfg, const char *path,
 		const struct adapter_sink sink = {.ctx = &r,
 						  .resource = on_resource,
 						  .xml_record = on_xml_record,
+						  .v2_message = on_v2_message,
 						  .bad = on_bad};
 
 		rc = mapper_new(r.mapping, cfg->pseudo, cfg->refdata,

@@ -20,6 +20,7 @@
 #include "period.h"
 #include "pseudo.h"
 #include "refdata.h"
+#include "v2msg.h"
 #include "v2path.h"
 
 #define MAP_MAX_FIELDS	    32
@@ -919,6 +920,8 @@ struct mapper {
 	/* the record being mapped */
 	const struct jval *json;
 	xmlNode *xml;
+	const struct v2msg *v2; /* an HL7 v2 message (flat model) */
+	xmlDocPtr v2doc;	/* its tree, made at its first XPath path */
 	xmlXPathContextPtr xctx;
 	/* extracted values of the current resource */
 	const char *val[MAP_MAX_FIELDS];
@@ -1104,6 +1107,29 @@ static int v2_value(void *ctx, const char *value, size_t len)
 	return vs->cb(vs, t);
 }
 
+/* The XPath context, made at the first XML record with the mapping's
+ * namespaces (registering them per record was ~7 % of an HL7 v2 XML
+ * ingest); each record only sets doc and node. */
+static int xpath_context(struct mapper *mp, xmlDocPtr doc)
+{
+	const struct mapping *m = mp->m;
+	size_t k;
+
+	if (!mp->xctx) {
+		mp->xctx = xmlXPathNewContext(doc);
+		if (!mp->xctx)
+			return -IZA_ENOMEM;
+		for (k = 0; m->ns_prefix && m->ns_prefix[k]; k++)
+			if (xmlXPathRegisterNs(mp->xctx,
+					       (const xmlChar *)m->ns_prefix[k],
+					       (const xmlChar *)m->ns_uri[k]))
+				return -IZA_ENOMEM;
+	}
+	mp->xctx->doc = doc;
+	mp->xctx->node = xmlDocGetRootElement(doc);
+	return 0;
+}
+
 static int eval_xpath(struct mapper *mp, const struct compiled_path *cp,
 		      struct value_sink *vs)
 {
@@ -1111,6 +1137,18 @@ static int eval_xpath(struct mapper *mp, const struct compiled_path *cp,
 	char num[32];
 	int i, rc = 0;
 
+	if (mp->v2 && !mp->xml) {
+		/* an HL7 v2 mapping with an xpath: path: the tree is made
+		 * once per message, only when a path needs it */
+		if (v2msg_to_doc(mp->v2, &mp->v2doc))
+			return -IZA_ENOMEM;
+		mp->xml = xmlDocGetRootElement(mp->v2doc);
+		rc = xpath_context(mp, mp->v2doc);
+		if (rc)
+			return rc;
+	}
+	if (!mp->xml)
+		return 0;
 	mp->xctx->node = mp->xml;
 	o = xmlXPathCompiledEval(cp->xp, mp->xctx);
 	if (!o)
@@ -1183,7 +1221,7 @@ static int eval_path(struct mapper *mp, const struct compiled_path *cp,
 		}
 		return 0;
 	case PL_V2:
-		v2path_eval(cp->v2, mp->xml, v2_value, vs);
+		v2path_eval(cp->v2, mp->v2, v2_value, vs);
 		return 0;
 	case PL_XPATH:
 		return eval_xpath(mp, cp, vs);
@@ -1552,42 +1590,21 @@ int mapper_map(struct mapper *mp, const char *source,
 	return map_encounter(mp, r, source, default_sector, out, why);
 }
 
-int mapper_map_xml(struct mapper *mp, const char *source,
-		   const char *default_sector, struct _xmlNode *rec,
-		   struct map_result *out, struct iza_error *why)
+/* The entries of an XML mapping applied to the current record (mp->xml or
+ * mp->v2): every patient entry whose match holds, then the first
+ * encounter entry whose match holds. */
+static int map_record(struct mapper *mp, const char *source,
+		      const char *default_sector, struct map_result *out,
+		      struct iza_error *why)
 {
 	const struct mapping *m = mp->m;
 	bool patient = false, encounter = false;
 	size_t k;
 	int rc = 0;
 
-	out->nevents = 0;
-	out->with_patient = 0;
-	out->in_region = -1;
-	copy_code(out->resource_type, sizeof(out->resource_type),
-		  rec && rec->name ? (const char *)rec->name : "");
-	if (m->input == IN_FHIR || !rec || !rec->doc)
-		return quarantine(out, QR_NO_TYPE, why, "mapping",
-				  "an XML record reached a FHIR mapping");
-	mp->xml = rec;
 	mp->json = NULL;
 	mp->slen = 0;
 	mp->sfull = false;
-	/* One XPath context per mapper, made at the first XML record with
-	 * the mapping's namespaces (registering them per record was ~7 % of
-	 * an HL7 v2 XML ingest); each record only sets doc and node. */
-	if (!mp->xctx) {
-		mp->xctx = xmlXPathNewContext(rec->doc);
-		if (!mp->xctx)
-			return -IZA_ENOMEM;
-		for (k = 0; m->ns_prefix && m->ns_prefix[k]; k++)
-			if (xmlXPathRegisterNs(mp->xctx,
-					       (const xmlChar *)m->ns_prefix[k],
-					       (const xmlChar *)m->ns_uri[k]))
-				return -IZA_ENOMEM;
-	}
-	mp->xctx->doc = rec->doc;
-	mp->xctx->node = rec;
 	/* patients first, so an encounter of the same record finds its
 	 * patient mapped (the store links them either way) */
 	for (k = 0; k < m->nres && rc == 0; k++) {
@@ -1626,9 +1643,6 @@ int mapper_map_xml(struct mapper *mp, const char *source,
 			rc = 1;
 		break; /* one encounter per record */
 	}
-	mp->xctx->doc = NULL;
-	mp->xctx->node = NULL;
-	mp->xml = NULL;
 	if (rc < 0)
 		return rc;
 	if (rc > 0)
@@ -1642,4 +1656,58 @@ int mapper_map_xml(struct mapper *mp, const char *source,
 		out->outcome = MAP_SKIPPED;
 	}
 	return 0;
+}
+
+static void start_record(struct map_result *out, const char *name)
+{
+	out->nevents = 0;
+	out->with_patient = 0;
+	out->in_region = -1;
+	copy_code(out->resource_type, sizeof(out->resource_type), name);
+}
+
+int mapper_map_xml(struct mapper *mp, const char *source,
+		   const char *default_sector, struct _xmlNode *rec,
+		   struct map_result *out, struct iza_error *why)
+{
+	int rc;
+
+	start_record(out, rec && rec->name ? (const char *)rec->name : "");
+	if (mp->m->input != IN_CDA || !rec || !rec->doc)
+		return quarantine(out, QR_NO_TYPE, why, "mapping",
+				  "an XML record reached a mapping that is "
+				  "not for CDA");
+	rc = xpath_context(mp, rec->doc);
+	if (rc)
+		return rc;
+	mp->xml = rec;
+	rc = map_record(mp, source, default_sector, out, why);
+	mp->xctx->doc = NULL;
+	mp->xctx->node = NULL;
+	mp->xml = NULL;
+	return rc;
+}
+
+int mapper_map_v2(struct mapper *mp, const char *source,
+		  const char *default_sector, const struct v2msg *msg,
+		  struct map_result *out, struct iza_error *why)
+{
+	int rc;
+
+	start_record(out, msg ? msg->name : "");
+	if (mp->m->input != IN_HL7V2 || !msg)
+		return quarantine(out, QR_NO_TYPE, why, "mapping",
+				  "an HL7 v2 message reached a mapping that "
+				  "is not for hl7v2");
+	mp->v2 = msg;
+	rc = map_record(mp, source, default_sector, out, why);
+	if (mp->xctx) {
+		mp->xctx->doc = NULL;
+		mp->xctx->node = NULL;
+	}
+	xmlFreeDoc(mp->v2doc);
+	mp->v2doc = NULL;
+	mp->xml = NULL;
+	mp->v2 = NULL;
+	return rc;
 }

@@ -96,19 +96,30 @@ int mapper_map(struct mapper *mp, const char *source,
 	       struct map_result *out, struct iza_error *why);
 
 struct _xmlNode;
+struct v2msg;
 
 /*
- * Map one XML record (an HL7 v2 message or a CDA document header, see
- * adapter.h) with a mapping whose input is hl7v2 or cda: every patient
- * resource entry whose "match" holds fills out->patient, then the first
- * encounter entry whose "match" holds fills out->events.  outcome is
- * MAP_ENCOUNTER (with_patient set when a patient entry applied too),
- * MAP_PATIENT, MAP_SKIPPED (no entry applied, e.g. a CDA document without
- * an encounter and without a patient entry) or MAP_QUARANTINE.
+ * Map one CDA document header (an XML record, see adapter.h) with a
+ * mapping whose input is cda: every patient resource entry whose "match"
+ * holds fills out->patient, then the first encounter entry whose "match"
+ * holds fills out->events.  outcome is MAP_ENCOUNTER (with_patient set
+ * when a patient entry applied too), MAP_PATIENT, MAP_SKIPPED (no entry
+ * applied, e.g. a CDA document without an encounter and without a patient
+ * entry) or MAP_QUARANTINE.
  */
 int mapper_map_xml(struct mapper *mp, const char *source,
 		   const char *default_sector, struct _xmlNode *rec,
 		   struct map_result *out, struct iza_error *why);
+
+/*
+ * The same for one HL7 v2 message (flat model, v2msg.h) with a mapping
+ * whose input is hl7v2: v2 field paths read the model directly; xpath:
+ * paths read the tree v2msg_to_doc() makes of it, built only when such a
+ * path is evaluated, once per message.
+ */
+int mapper_map_v2(struct mapper *mp, const char *source,
+		  const char *default_sector, const struct v2msg *msg,
+		  struct map_result *out, struct iza_error *why);
 
 /* Local patient id from a FHIR reference: "Patient/x", "urn:uuid:x",
  * "https://host/fhir/Patient/x/_history/2" -> "x"; conditional references

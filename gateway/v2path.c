@@ -1,13 +1,17 @@
 /*
- * v2path.c - HL7 v2 field paths over a message's element tree (v2path.h).
+ * v2path.c - HL7 v2 field paths over the flat message model (v2path.h).
  */
 #include "v2path.h"
 
-#include <libxml/tree.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "v2msg.h"
+
 #define V2PATH_MAX_TEXT 256
+/* segments at most this deep under the message element are seen */
+#define V2PATH_MAX_SEG_DEPTH 17
 
 struct v2path {
 	char seg[4];
@@ -133,127 +137,95 @@ void v2path_free(struct v2path *p)
 	free(p);
 }
 
-/* The number after the last '.' of an element's local name, 0 if none. */
-static int position(const xmlNode *n)
-{
-	const char *name = (const char *)n->name, *dot = strrchr(name, '.');
-	int v = 0;
+/* One repetition: its field entry f and the end of its parts. */
+struct rep_span {
+	const struct v2msg_entry *f, *end;
+};
 
-	if (!dot || !dot[1])
-		return 0;
-	for (dot++; *dot; dot++) {
-		if (*dot < '0' || *dot > '9' || v > 9999)
-			return 0;
-		v = v * 10 + (*dot - '0');
+/* The entry at position pos under parent (a field entry, or with sub a
+ * component entry), searching up to end; an entry without parts is its
+ * own position 1.  NULL if absent. */
+static const struct v2msg_entry *part(const struct v2msg_entry *parent,
+				      const struct v2msg_entry *end, int pos,
+				      bool sub)
+{
+	const struct v2msg_entry *e;
+
+	if (!(parent->flags & V2E_PARTS))
+		return pos == 1 ? parent : NULL;
+	for (e = parent + 1; e < end; e++) {
+		if (sub ? e->sub == 0 : e->comp == 0)
+			break; /* past parent's parts */
+		if (e->seg != parent->seg)
+			continue;
+		if (sub ? (e->sub == (uint32_t)pos)
+			: (e->sub == 0 && e->comp == (uint32_t)pos))
+			return e;
 	}
-	return v;
-}
-
-static int has_elements(const xmlNode *n)
-{
-	const xmlNode *c;
-
-	for (c = n->children; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE)
-			return 1;
-	return 0;
-}
-
-/* Child with position pos; a leaf is its own position 1; NULL if absent. */
-static xmlNode *part(xmlNode *n, int pos)
-{
-	xmlNode *c;
-
-	if (!has_elements(n))
-		return pos == 1 ? n : NULL;
-	for (c = n->children; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE && position(c) == pos)
-			return c;
 	return NULL;
 }
 
-/* The value of an element: its text if a leaf, else its first part's. */
-static xmlNode *leaf(xmlNode *n)
+/* The element at (comp, sub) of a repetition, 0 = not given, following
+ * first components down to a value; NULL if absent or without a value. */
+static const struct v2msg_entry *resolve(const struct rep_span *r, int comp,
+					 int sub)
 {
-	int guard = 0;
+	const struct v2msg_entry *n = r->f;
 
-	while (n && has_elements(n) && guard++ < 8)
-		n = part(n, 1);
-	return n;
+	if (n->flags & V2E_PARTS) {
+		n = part(n, r->end, comp ? comp : 1, false);
+		if (n && (n->flags & V2E_PARTS))
+			n = part(n, r->end, sub ? sub : 1, true);
+	} else if ((comp && comp != 1) || (sub && sub != 1)) {
+		return NULL;
+	}
+	if (n && n->comp && !(n->flags & V2E_PARTS) && n->sub == 0 && sub > 1)
+		return NULL; /* a component without parts is only sub 1 */
+	return n && !(n->flags & V2E_NOVAL) ? n : NULL;
 }
 
-/* The text of a leaf without a copy when it is one text node (the usual
- * case), else NULL. */
-static const char *only_text(const xmlNode *n)
+static int filter_holds(const struct v2path *p, const struct v2msg *m,
+			const struct rep_span *r)
 {
-	const xmlNode *t = n->children;
-
-	if (t && !t->next && t->type == XML_TEXT_NODE && t->content)
-		return (const char *)t->content;
-	return NULL;
-}
-
-static int emit(xmlNode *n, int (*cb)(void *, const char *, size_t), void *ctx)
-{
-	const char *direct;
-	xmlChar *t;
-	int rc = 0;
-
-	n = leaf(n);
-	if (!n)
-		return 0;
-	direct = only_text(n);
-	if (direct)
-		return direct[0] ? cb(ctx, direct, strlen(direct)) : 0;
-	t = xmlNodeGetContent(n);
-	if (t && t[0])
-		rc = cb(ctx, (const char *)t, strlen((const char *)t));
-	xmlFree(t);
-	return rc;
-}
-
-static int filter_holds(const struct v2path *p, xmlNode *rep)
-{
-	xmlNode *n = part(rep, p->fcomp);
-	xmlChar *t;
+	const struct v2msg_entry *n = resolve(r, p->fcomp, p->fsub);
 	int ok;
 
-	if (n && p->fsub)
-		n = part(n, p->fsub);
-	n = leaf(n);
 	if (!n)
 		return p->fnot; /* absent differs from any text */
-	if (only_text(n)) {
-		ok = strcmp(only_text(n), p->fvalue) == 0;
-		return p->fnot ? !ok : ok;
-	}
-	t = xmlNodeGetContent(n);
-	ok = t && strcmp((const char *)t, p->fvalue) == 0;
-	xmlFree(t);
+	ok = strlen(p->fvalue) == n->len &&
+	     memcmp(v2msg_value(m, n), p->fvalue, n->len) == 0;
 	return p->fnot ? !ok : ok;
 }
 
-static int eval_segment(const struct v2path *p, xmlNode *seg,
+static int eval_segment(const struct v2path *p, const struct v2msg *m, size_t s,
 			int (*cb)(void *, const char *, size_t), void *ctx)
 {
-	xmlNode *f;
+	const struct v2msg_seg *sg = &m->segs[s];
+	const struct v2msg_entry *e = m->e + sg->first, *end = m->e + sg->end;
 	int nrep = 0, rc;
 
-	for (f = seg->children; f; f = f->next) {
-		xmlNode *n;
+	while (e < end) {
+		struct rep_span r;
+		const struct v2msg_entry *n;
 
-		if (f->type != XML_ELEMENT_NODE || position(f) != p->field)
+		if (e->seg != s || e->comp != 0 ||
+		    e->field != (uint32_t)p->field) {
+			e++;
 			continue;
+		}
+		r.f = e;
+		for (r.end = e + 1; r.end < end; r.end++)
+			if (r.end->seg == s && r.end->comp == 0)
+				break;
+		e = r.end;
 		nrep++;
 		if (p->rep && nrep != p->rep)
 			continue;
-		if (p->fvalue && !filter_holds(p, f))
+		if (p->fvalue && !filter_holds(p, m, &r))
 			continue;
-		n = p->comp ? part(f, p->comp) : f;
-		if (n && p->sub)
-			n = part(n, p->sub);
-		if (n) {
-			rc = emit(n, cb, ctx);
+		n = resolve(&r, p->comp, p->sub);
+		if (n && n->len > 0) {
+			rc = cb(ctx, v2msg_value(m, n), n->len);
 			if (rc)
 				return rc;
 		}
@@ -261,34 +233,35 @@ static int eval_segment(const struct v2path *p, xmlNode *seg,
 	return 0;
 }
 
-static int walk(const struct v2path *p, xmlNode *n, int depth,
-		int (*cb)(void *, const char *, size_t), void *ctx)
+/* Segments nested deeper than the tree walk went, or inside a segment of
+ * the same id (the walk did not look into those), are not seen. */
+static bool visible(const struct v2msg *m, size_t s, const char *seg)
 {
-	xmlNode *c;
+	int32_t a;
+
+	if (m->segs[s].depth > V2PATH_MAX_SEG_DEPTH)
+		return false;
+	for (a = m->segs[s].parent; a >= 0; a = m->segs[a].parent)
+		if (memcmp(m->segs[a].id, seg, 4) == 0)
+			return false;
+	return true;
+}
+
+int v2path_eval(const struct v2path *p, const struct v2msg *msg,
+		int (*cb)(void *ctx, const char *value, size_t len), void *ctx)
+{
+	size_t s;
 	int rc;
 
-	if (depth > 16)
+	if (!p || !msg)
 		return 0;
-	for (c = n->children; c; c = c->next) {
-		if (c->type != XML_ELEMENT_NODE)
+	for (s = 0; s < msg->nsegs; s++) {
+		if (memcmp(msg->segs[s].id, p->seg, 4) != 0 ||
+		    !visible(msg, s, p->seg))
 			continue;
-		if (strcmp((const char *)c->name, p->seg) == 0)
-			rc = eval_segment(p, c, cb, ctx);
-		else if (position(c) == 0)
-			rc =
-			    walk(p, c, depth + 1, cb, ctx); /* group, segment */
-		else
-			rc = 0; /* a field of another segment */
+		rc = eval_segment(p, msg, s, cb, ctx);
 		if (rc)
 			return rc;
 	}
 	return 0;
-}
-
-int v2path_eval(const struct v2path *p, struct _xmlNode *message,
-		int (*cb)(void *ctx, const char *value, size_t len), void *ctx)
-{
-	if (!p || !message)
-		return 0;
-	return walk(p, message, 0, cb, ctx);
 }

@@ -1,7 +1,7 @@
 /*
  * v2path.h - HL7 v2 field paths ("PV1-2.1", "PID-3[4.1='NLMINBIZA'].1")
- * evaluated over the element tree of one HL7 v2 message, whether it came in
- * the XML encoding or as ER7 text converted by adapters/hl7v2.c.
+ * evaluated over the flat model of one HL7 v2 message (adapters/v2msg.h),
+ * whether it came in the XML encoding or as ER7 text.
  *
  * Grammar (docs/mapping-language.md):
  *   path   := SEG '-' FIELD rep? filter? ('.' COMP ('.' SUB)?)?
@@ -13,16 +13,17 @@
  *                                        (subcomponent) equals (differs
  *                                        from) text; an absent component
  *                                        differs from every text
- * Addressing is positional, by the number after the last '.' of an
- * element's local name: the XML encoding's <PID.3><CX.4><HD.1> and the ER7
- * conversion's <PID.3><PID.3.4><PID.3.4.1> are the same path PID-3.4.1.  A
- * component without child elements is its own first subcomponent, and a
- * field without child elements is its own first component, so PV1-2.1 reads
- * both <PV1.2>E</PV1.2> (v2.3) and <PV1.2><CWE.1>E</CWE.1></PV1.2> (v2.7).
- * The value of an element that has children is the value of its first
- * component (so MSH-7 reads <MSH.7><TS.1>2025...</TS.1></MSH.7>).
- * Segments are found anywhere under the message (segment groups included),
- * in document order; every occurrence contributes.
+ * Addressing is positional (in the XML encoding by the number after the
+ * last '.' of an element's local name): the XML encoding's
+ * <PID.3><CX.4><HD.1> and ER7's PID-3 component 4 subcomponent 1 are the
+ * same path PID-3.4.1.  A component without parts is its own first
+ * subcomponent, and a field without parts is its own first component, so
+ * PV1-2.1 reads both <PV1.2>E</PV1.2> (v2.3) and
+ * <PV1.2><CWE.1>E</CWE.1></PV1.2> (v2.7).  The value of an element that has
+ * parts is the value of its first component (so MSH-7 reads
+ * <MSH.7><TS.1>2025...</TS.1></MSH.7>).  Segments are found anywhere under
+ * the message (segment groups included; the model has them in document
+ * order, at most 17 elements deep), every occurrence contributes.
  */
 #ifndef IZA_V2PATH_H
 #define IZA_V2PATH_H
@@ -31,7 +32,7 @@
 
 #include "iza_error.h"
 
-struct _xmlNode;
+struct v2msg;
 struct v2path;
 
 /* True if text looks like a v2 path (so a mapping can tell it from XPath). */
@@ -45,7 +46,7 @@ void v2path_free(struct v2path *p); /* accepts NULL */
 /* Call cb(ctx, value, len) for every non-empty value, in document order;
  * stops early when cb returns nonzero (that value is returned).  value is
  * valid during the call only. */
-int v2path_eval(const struct v2path *p, struct _xmlNode *message,
+int v2path_eval(const struct v2path *p, const struct v2msg *message,
 		int (*cb)(void *ctx, const char *value, size_t len), void *ctx);
 
 #endif

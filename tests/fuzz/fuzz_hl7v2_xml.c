@@ -1,8 +1,8 @@
 /*
- * fuzz_hl7v2_xml.c - bytes -> input reader -> xml_secure reader -> HL7 v2
- * XML adapter (message detection, expansion, caps) -> a sink that walks
- * every delivered tree.  Must never crash, leak or hang, and no message
- * may hold an entity reference or exceed the caps.
+ * fuzz_hl7v2_xml.c - bytes -> input reader -> xml_secure's SAX2 stream ->
+ * HL7 v2 XML adapter (message detection, the flat model, caps) -> v2 paths
+ * and the tree for XPath.  Must never crash, leak or hang, and no message
+ * may exceed the caps or break the v2msg.h invariants.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -14,33 +14,84 @@
 #include <unistd.h>
 
 #include "hl7v2.h"
+#include "v2path.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int on_record(void *ctx, struct _xmlNode *node, long line, long entry)
+static int count_value(void *ctx, const char *v, size_t len)
 {
-	xmlNodePtr n = node;
-	size_t count = 0;
-
 	(void)ctx;
-	(void)line;
-	if (entry < 1)
+	if (len == 0 || v[len] != '\0')
 		abort();
-	while (n) {
-		if (n->type == XML_ENTITY_REF_NODE || ++count > HL7V2_MAX_NODES)
+	return 0;
+}
+
+/* The model's invariants (v2msg.h), then its tree as hl7v2.h names it
+ * (SEG.n, SEG.n.c, SEG.n.c.s under the right parents) and a few paths. */
+static void check_model(const struct v2msg *m)
+{
+	static const char *const paths[] = {
+	    "PID-3[4.1='NLMINBIZA'].1", "PV1-2.1", "MSH-9.2", "PID-3(2).4.2"};
+	xmlDocPtr doc = NULL;
+	xmlNodePtr seg, f, c;
+	size_t i;
+
+	if (m->n > HL7V2_MAX_NODES || m->nsegs > HL7V2_MAX_NODES)
+		abort();
+	for (i = 0; i < m->n; i++) {
+		const struct v2msg_entry *e = &m->e[i];
+
+		if (e->seg >= m->nsegs || e->off + e->len >= m->alen ||
+		    v2msg_value(m, e)[e->len] != '\0' || e->rep < 1 ||
+		    (e->comp == 0 && e->sub != 0))
 			abort();
-		if (n->type == XML_TEXT_NODE && n->content)
-			(void)strlen((const char *)n->content);
-		if (n->type == XML_ELEMENT_NODE && n->children) {
-			n = n->children;
-			continue;
-		}
-		while (n != node && !n->next)
-			n = n->parent;
-		if (n == node)
-			break;
-		n = n->next;
+		/* parts follow their field (component) directly */
+		if (e->comp && (i == 0 || m->e[i - 1].seg != e->seg ||
+				m->e[i - 1].field != e->field ||
+				m->e[i - 1].rep != e->rep))
+			abort();
+		if (e->sub && m->e[i - 1].comp != e->comp)
+			abort();
 	}
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct v2path *p = NULL;
+		struct iza_error err;
+
+		if (v2path_compile(paths[i], &p, &err))
+			abort();
+		v2path_eval(p, m, count_value, NULL);
+		v2path_free(p);
+	}
+	if (v2msg_to_doc(m, &doc))
+		return; /* out of memory */
+	for (seg = xmlDocGetRootElement(doc)->children; seg; seg = seg->next) {
+		if (seg->type != XML_ELEMENT_NODE ||
+		    strlen((const char *)seg->name) != 3)
+			abort();
+		for (f = seg->children; f; f = f->next) {
+			size_t fl = strlen((const char *)f->name);
+
+			if (strncmp((const char *)f->name,
+				    (const char *)seg->name, 3) != 0 ||
+			    f->name[3] != '.')
+				abort();
+			for (c = f->children; c; c = c->next)
+				if (c->type == XML_ELEMENT_NODE &&
+				    (strncmp((const char *)c->name,
+					     (const char *)f->name, fl) != 0 ||
+				     c->name[fl] != '.'))
+					abort();
+		}
+	}
+	xmlFreeDoc(doc);
+}
+
+static int on_message(void *ctx, const struct v2msg *msg, long line, long entry)
+{
+	(void)ctx;
+	if (line < 1 || entry < 1)
+		abort();
+	check_model(msg);
 	return 0;
 }
 
@@ -64,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct adapter_limits lim = {
 	    .max_line = 1 << 16, .max_doc = 1 << 20, .max_depth = 32};
 	struct adapter_sink sink = {
-	    .ctx = NULL, .xml_record = on_record, .bad = on_bad};
+	    .ctx = NULL, .v2_message = on_message, .bad = on_bad};
 	struct input *in = NULL;
 	struct iza_error err;
 	char path[64];

@@ -21,14 +21,19 @@ static void cat(struct out *o, const char *s)
 	xmlBufferCat(o->b, (const xmlChar *)s);
 }
 
-static int on_record(void *ctx, struct _xmlNode *node, long line, long entry)
+/* A delivered message: its tree as v2msg_to_doc() builds it (for ER7 the
+ * tree the adapter used to deliver). */
+static int on_message(void *ctx, const struct v2msg *msg, long line, long entry)
 {
 	struct out *o = ctx;
+	xmlDocPtr doc = NULL;
 	char head[96];
 
 	snprintf(head, sizeof(head), "message %ld line %ld\n", entry, line);
 	cat(o, head);
-	xmlNodeDump(o->b, node->doc, node, 0, 1);
+	ck_assert_int_eq(v2msg_to_doc(msg, &doc), 0);
+	xmlNodeDump(o->b, doc, xmlDocGetRootElement(doc), 0, 1);
+	xmlFreeDoc(doc);
 	cat(o, "\n");
 	o->records++;
 	return 0;
@@ -60,7 +65,7 @@ static char *run_adapter(const struct adapter *ad, const char *path,
 			 struct out *o)
 {
 	struct adapter_sink sink = {
-	    .ctx = o, .xml_record = on_record, .bad = on_bad};
+	    .ctx = o, .v2_message = on_message, .bad = on_bad};
 	struct input *in;
 	struct iza_error err;
 	char *res;
@@ -133,15 +138,19 @@ START_TEST(case_folders)
 }
 END_TEST
 
-/* The first delivered message of an ER7 string. */
+/* The tree of an ER7 message string. */
 static xmlDocPtr er7_doc(const char *msg)
 {
 	enum quarantine_reason reason;
 	struct iza_error why;
+	struct v2msg m;
 	xmlDocPtr doc = NULL;
 
-	ck_assert_int_eq(
-	    hl7v2_er7_to_doc(msg, strlen(msg), &doc, &reason, &why), 0);
+	v2msg_init(&m);
+	ck_assert_int_eq(hl7v2_er7_parse(msg, strlen(msg), &m, &reason, &why),
+			 0);
+	ck_assert_int_eq(v2msg_to_doc(&m, &doc), 0);
+	v2msg_release(&m);
 	return doc;
 }
 
@@ -206,14 +215,16 @@ START_TEST(er7_errors_carry_no_values)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		enum quarantine_reason reason;
 		struct iza_error why;
-		xmlDocPtr doc = NULL;
+		struct v2msg m;
 		char buf[512];
 
 		iza_error_clear(&why);
-		ck_assert_int_lt(hl7v2_er7_to_doc(bad[i], strlen(bad[i]), &doc,
-						  &reason, &why),
-				 0);
-		ck_assert_ptr_null(doc);
+		v2msg_init(&m);
+		ck_assert_int_lt(
+		    hl7v2_er7_parse(bad[i], strlen(bad[i]), &m, &reason, &why),
+		    0);
+		ck_assert_uint_eq(m.n, 0);
+		v2msg_release(&m);
 		iza_error_format(&why, buf, sizeof(buf));
 		ck_assert_msg(strstr(buf, "PRIVATE") == NULL, "%s", buf);
 		ck_assert_msg(strstr(buf, "Jans") == NULL, "%s", buf);
@@ -227,18 +238,20 @@ START_TEST(too_many_elements)
 	char *msg = malloc(64 + 2 * n);
 	enum quarantine_reason reason;
 	struct iza_error why;
-	xmlDocPtr doc = NULL;
+	struct v2msg m;
 	size_t len;
 
 	ck_assert_ptr_nonnull(msg);
+	v2msg_init(&m);
 	len = (size_t)snprintf(msg, 64, "MSH|^~\\&|A|B|||1||ADT^A01\rPID");
 	for (i = 0; i < n; i++) {
 		msg[len++] = '|';
 		msg[len++] = 'x';
 	}
-	ck_assert_int_eq(hl7v2_er7_to_doc(msg, len, &doc, &reason, &why),
+	ck_assert_int_eq(hl7v2_er7_parse(msg, len, &m, &reason, &why),
 			 -IZA_ETOOBIG);
 	ck_assert_int_eq(reason, QR_TOO_LARGE);
+	v2msg_release(&m);
 	free(msg);
 }
 END_TEST
