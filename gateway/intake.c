@@ -53,6 +53,7 @@ struct intake {
 	pthread_t worker;
 	pthread_cond_t work;
 	bool worker_started, stop;
+	bool queued; /* a batch was queued since the worker last looked */
 	intake_ingest_fn ingest;
 	intake_metrics_fn metrics;
 	void *ctx;
@@ -305,16 +306,11 @@ static char *batch_get_state(struct intake *in, const char *where,
 		const char *sub = (const char *)sqlite3_column_text(s, 2);
 		json_t *res = json_loads(
 		    (const char *)sqlite3_column_text(s, 6), 0, NULL);
-		json_t *o = json_pack(
-		    "{s:s,s:s,s:s?,s:s,s:I,s:s,s:o}", "id",
-		    (const char *)sqlite3_column_text(s, 0), "source",
-		    (const char *)sqlite3_column_text(s, 1), "submission", sub,
-		    "format", (const char *)sqlite3_column_text(s, 3),
-		    "received", (json_int_t)sqlite3_column_int64(s, 4), "state",
-		    (const char *)sqlite3_column_text(s, 5), "result",
-		    res ? res : json_null());
+		json_t *o;
 		bool more = false;
 
+		/* res is complete before json_pack takes it over (and frees
+		 * it, when packing fails) */
 		if (json_is_object(res) &&
 		    json_integer_value(json_object_get(res, "quarantined"))) {
 			json_object_set_new(
@@ -327,7 +323,14 @@ static char *batch_get_state(struct intake *in, const char *where,
 				    res, "quarantined_records_truncated",
 				    json_true());
 		}
-
+		o = json_pack(
+		    "{s:s,s:s,s:s?,s:s,s:I,s:s,s:o}", "id",
+		    (const char *)sqlite3_column_text(s, 0), "source",
+		    (const char *)sqlite3_column_text(s, 1), "submission", sub,
+		    "format", (const char *)sqlite3_column_text(s, 3),
+		    "received", (json_int_t)sqlite3_column_int64(s, 4), "state",
+		    (const char *)sqlite3_column_text(s, 5), "result",
+		    res ? res : json_null());
 		out = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		json_decref(o);
 		if (state)
@@ -501,9 +504,11 @@ static int work_one(struct intake *in)
 	pthread_mutex_lock(&in->mu);
 	batch_update(in, id, rc == 0 ? "stored" : "failed", result,
 		     rc == 0 ? sum.quarantine_file : NULL);
+	/* gone before anyone can see the batch done (then the upload is
+	 * left nowhere in the intake directory) */
+	unlink(path);
 	pthread_mutex_unlock(&in->mu);
 	json_decref(result);
-	unlink(path);
 	return 1;
 }
 
@@ -512,18 +517,25 @@ static void *worker_main(void *arg)
 	struct intake *in = arg;
 
 	for (;;) {
+		bool stop;
+
+		/* queued is set under mu by whoever queues a batch, so one
+		 * queued while work_one found none is not missed */
 		pthread_mutex_lock(&in->mu);
-		if (in->stop) {
-			pthread_mutex_unlock(&in->mu);
-			break;
-		}
-		pthread_mutex_unlock(&in->mu);
-		if (work_one(in))
-			continue;
-		pthread_mutex_lock(&in->mu);
-		if (!in->stop)
+		while (!in->stop && !in->queued)
 			pthread_cond_wait(&in->work, &in->mu);
+		stop = in->stop;
+		in->queued = false;
 		pthread_mutex_unlock(&in->mu);
+		if (stop)
+			break;
+		while (work_one(in)) {
+			pthread_mutex_lock(&in->mu);
+			stop = in->stop;
+			pthread_mutex_unlock(&in->mu);
+			if (stop)
+				return NULL;
+		}
 	}
 	return NULL;
 }
@@ -601,6 +613,19 @@ static void drop_spool(struct upload *u)
 	}
 }
 
+/* An X-IZA-Submission id: 1 to size - 1 printable ASCII characters (it
+ * is echoed in JSON answers, which need valid UTF-8). */
+static bool submission_ok(const char *sub, size_t size)
+{
+	size_t i;
+
+	for (i = 0; sub[i]; i++)
+		if (i + 1 >= size || (unsigned char)sub[i] < 0x20 ||
+		    (unsigned char)sub[i] > 0x7e)
+			return false;
+	return i > 0;
+}
+
 /* Refuse a POST.  A body of at most INTAKE_REFUSE_READ bytes (by its
  * Content-Length) is read and discarded first, so that the client, still
  * sending, gets the answer instead of a reset connection; a larger or
@@ -649,9 +674,10 @@ static enum MHD_Result begin_upload(struct intake *in, struct exchange *c,
 	u->format = format;
 	sub = header(c, "X-IZA-Submission");
 	if (sub) {
-		if (!*sub || strlen(sub) >= sizeof(u->submission))
+		if (!submission_ok(sub, sizeof(u->submission)))
 			return refuse(c, u, MHD_HTTP_BAD_REQUEST, "invalid",
-				      "X-IZA-Submission: 1 to 79 characters",
+				      "X-IZA-Submission: 1 to 79 printable "
+				      "ASCII characters",
 				      answered);
 		snprintf(u->submission, sizeof(u->submission), "%s", sub);
 	}
@@ -722,6 +748,7 @@ static enum MHD_Result queue_upload(struct intake *in, struct exchange *c,
 	if (rc == 0) {
 		answer =
 		    batch_get(in, "id = ?1 AND source = ?2", id, u->source);
+		in->queued = true;
 		pthread_cond_signal(&in->work);
 	}
 	pthread_mutex_unlock(&in->mu);
@@ -1128,6 +1155,7 @@ int intake_open(const struct intake_config *c, struct intake **out,
 	sqlite3_exec(in->db, "ALTER TABLE batches ADD COLUMN quarantine TEXT",
 		     NULL, NULL, NULL);
 	recover_queue(in);
+	in->queued = true; /* what recover_queue left queued */
 	if (pthread_create(&in->worker, NULL, worker_main, in) != 0) {
 		intake_stop(in);
 		return iza_error_set(err, -IZA_ENOMEM, NULL, 0, "intake",
