@@ -126,7 +126,8 @@ int https_start(const struct https_config *c, struct https_server *s,
 	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
 	    MHD_OPTION_NOTIFY_COMPLETED, c->completed, c->cls,
 	    MHD_OPTION_CONNECTION_TIMEOUT, c->timeout,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_LIMIT,
+	    c->max_connections ? c->max_connections : 64u, MHD_OPTION_END);
 	if (!s->d)
 		return iza_error_set(err, -IZA_EIO, NULL, 0, "serve",
 				     "cannot listen on %s:%d (port in use, or "

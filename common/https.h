@@ -41,6 +41,9 @@ struct https_config {
 	unsigned int
 	    flags; /* more MHD_USE_ flags, e.g. thread per connection */
 	unsigned int timeout; /* idle seconds before a connection is closed */
+	/* connections accepted at once (0: 64); more wait in the kernel's
+	 * listen queue */
+	unsigned int max_connections;
 	MHD_AccessHandlerCallback handler;
 	void *cls;
 	MHD_RequestCompletedCallback completed; /* called with cls */

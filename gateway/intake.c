@@ -53,6 +53,7 @@ struct intake {
 	pthread_t worker;
 	pthread_cond_t work;
 	bool worker_started, stop;
+	bool queued; /* a batch was queued since the worker last looked */
 	intake_ingest_fn ingest;
 	intake_metrics_fn metrics;
 	void *ctx;
@@ -100,13 +101,101 @@ static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS batches("
 				 " quarantine TEXT,"
 				 " UNIQUE (source, submission));";
 
-/* ---- answers ---- */
+/* ---- requests and answers ---- */
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
+/*
+ * One request as the handlers see it: on a libmicrohttpd connection, or
+ * (mhd NULL) one given to intake_handle(), whose answer is kept in *resp.
+ * Everything the handlers learn of a request and every answer they give
+ * goes through the four functions below.
+ */
+struct exchange {
+	struct MHD_Connection *mhd;
+	const struct intake_request *rq; /* when mhd is NULL */
+	struct intake_response *resp;	 /* when mhd is NULL */
+};
+
+/* The verified client certificate (tls_peer_get), or false with *why. */
+static bool peer_get(struct exchange *c, struct tls_peer *peer,
+		     const char **why)
+{
+	if (c->mhd)
+		return tls_peer_get(c->mhd, peer, why);
+	memset(peer, 0, sizeof(*peer));
+	if (!c->rq->peer_serial) {
+		*why = "a client certificate is required";
+		return false;
+	}
+	snprintf(peer->serial, sizeof(peer->serial), "%s", c->rq->peer_serial);
+	return true;
+}
+
+/* A request header (borrowed, valid during the request), NULL if absent. */
+static const char *header(struct exchange *c, const char *name)
+{
+	if (c->mhd)
+		return MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
+						   name);
+	return c->rq->header ? c->rq->header(c->rq->header_ctx, name) : NULL;
+}
+
+/* Queue the answer: len bytes of heap text t (taken over, also on
+ * failure), more headers name, value, ..., NULL (may be NULL); one answer
+ * per request, like MHD_queue_response. */
+static enum MHD_Result send_answer(struct exchange *c, unsigned status,
+				   const char *ctype, char *t, size_t len,
+				   const char *const *headers)
+{
+	struct intake_response *r = c->resp;
+
+	if (c->mhd)
+		return https_send_headers(c->mhd, status, ctype, t, len,
+					  headers);
+	if (!t)
+		return MHD_NO;
+	if (r->status) {
+		free(t);
+		return MHD_NO;
+	}
+	r->status = status;
+	r->body = t;
+	r->len = len;
+	snprintf(r->content_type, sizeof(r->content_type), "%s", ctype);
+	for (; headers && headers[0] && headers[1]; headers += 2)
+		if (strcmp(headers[0], "Content-Location") == 0)
+			snprintf(r->location, sizeof(r->location), "%s",
+				 headers[1]);
+		else if (strcmp(headers[0], "X-Progress") == 0)
+			snprintf(r->progress, sizeof(r->progress), "%s",
+				 headers[1]);
+	return MHD_YES;
+}
+
+static enum MHD_Result send_at(struct exchange *c, unsigned status,
+			       const char *ctype, char *t, size_t len,
+			       const char *location)
+{
+	const char *const h[] = {"Content-Location", location, NULL};
+
+	return send_answer(c, status, ctype, t, len, location ? h : NULL);
+}
+
+static enum MHD_Result send_text(struct exchange *c, unsigned status,
 				 const char *ctype, char *t,
 				 const char *location)
 {
-	return https_send(c, status, ctype, t, t ? strlen(t) : 0, location);
+	return send_at(c, status, ctype, t, t ? strlen(t) : 0, location);
+}
+
+/* A FHIR OperationOutcome (https_outcome). */
+static enum MHD_Result outcome(struct exchange *c, unsigned status,
+			       const char *code, const char *why)
+{
+	json_t *o = https_outcome_json(code, why);
+	char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return send_text(c, status, "application/fhir+json", t, NULL);
 }
 
 /* ---- batches ---- */
@@ -217,16 +306,11 @@ static char *batch_get_state(struct intake *in, const char *where,
 		const char *sub = (const char *)sqlite3_column_text(s, 2);
 		json_t *res = json_loads(
 		    (const char *)sqlite3_column_text(s, 6), 0, NULL);
-		json_t *o = json_pack(
-		    "{s:s,s:s,s:s?,s:s,s:I,s:s,s:o}", "id",
-		    (const char *)sqlite3_column_text(s, 0), "source",
-		    (const char *)sqlite3_column_text(s, 1), "submission", sub,
-		    "format", (const char *)sqlite3_column_text(s, 3),
-		    "received", (json_int_t)sqlite3_column_int64(s, 4), "state",
-		    (const char *)sqlite3_column_text(s, 5), "result",
-		    res ? res : json_null());
+		json_t *o;
 		bool more = false;
 
+		/* res is complete before json_pack takes it over (and frees
+		 * it, when packing fails) */
 		if (json_is_object(res) &&
 		    json_integer_value(json_object_get(res, "quarantined"))) {
 			json_object_set_new(
@@ -239,7 +323,14 @@ static char *batch_get_state(struct intake *in, const char *where,
 				    res, "quarantined_records_truncated",
 				    json_true());
 		}
-
+		o = json_pack(
+		    "{s:s,s:s,s:s?,s:s,s:I,s:s,s:o}", "id",
+		    (const char *)sqlite3_column_text(s, 0), "source",
+		    (const char *)sqlite3_column_text(s, 1), "submission", sub,
+		    "format", (const char *)sqlite3_column_text(s, 3),
+		    "received", (json_int_t)sqlite3_column_int64(s, 4), "state",
+		    (const char *)sqlite3_column_text(s, 5), "result",
+		    res ? res : json_null());
 		out = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		json_decref(o);
 		if (state)
@@ -259,7 +350,7 @@ static char *batch_get(struct intake *in, const char *where, const char *a,
 /* A batch's answer: 200 when it is done (stored or failed), 202 with
  * X-Progress while a $import batch waits or is ingested (Bulk Data
  * status polling). */
-static enum MHD_Result send_batch(struct MHD_Connection *c, char *answer,
+static enum MHD_Result send_batch(struct exchange *c, char *answer,
 				  const char *state, unsigned done_status,
 				  const char *location)
 {
@@ -275,11 +366,11 @@ static enum MHD_Result send_batch(struct MHD_Connection *c, char *answer,
 				 NULL};
 
 	if (pending)
-		return https_send_headers(c, MHD_HTTP_ACCEPTED,
-					  "application/json", answer,
-					  strlen(answer), location ? h : h + 2);
-	return https_send(c, done_status, "application/json", answer,
-			  strlen(answer), location);
+		return send_answer(c, MHD_HTTP_ACCEPTED, "application/json",
+				   answer, strlen(answer),
+				   location ? h : h + 2);
+	return send_at(c, done_status, "application/json", answer,
+		       strlen(answer), location);
 }
 
 static int batch_put(struct intake *in, const char *id, const struct upload *u,
@@ -413,9 +504,11 @@ static int work_one(struct intake *in)
 	pthread_mutex_lock(&in->mu);
 	batch_update(in, id, rc == 0 ? "stored" : "failed", result,
 		     rc == 0 ? sum.quarantine_file : NULL);
+	/* gone before anyone can see the batch done (then the upload is
+	 * left nowhere in the intake directory) */
+	unlink(path);
 	pthread_mutex_unlock(&in->mu);
 	json_decref(result);
-	unlink(path);
 	return 1;
 }
 
@@ -424,18 +517,25 @@ static void *worker_main(void *arg)
 	struct intake *in = arg;
 
 	for (;;) {
+		bool stop;
+
+		/* queued is set under mu by whoever queues a batch, so one
+		 * queued while work_one found none is not missed */
 		pthread_mutex_lock(&in->mu);
-		if (in->stop) {
-			pthread_mutex_unlock(&in->mu);
-			break;
-		}
-		pthread_mutex_unlock(&in->mu);
-		if (work_one(in))
-			continue;
-		pthread_mutex_lock(&in->mu);
-		if (!in->stop)
+		while (!in->stop && !in->queued)
 			pthread_cond_wait(&in->work, &in->mu);
+		stop = in->stop;
+		in->queued = false;
 		pthread_mutex_unlock(&in->mu);
+		if (stop)
+			break;
+		while (work_one(in)) {
+			pthread_mutex_lock(&in->mu);
+			stop = in->stop;
+			pthread_mutex_unlock(&in->mu);
+			if (stop)
+				return NULL;
+		}
 	}
 	return NULL;
 }
@@ -513,6 +613,19 @@ static void drop_spool(struct upload *u)
 	}
 }
 
+/* An X-IZA-Submission id: 1 to size - 1 printable ASCII characters (it
+ * is echoed in JSON answers, which need valid UTF-8). */
+static bool submission_ok(const char *sub, size_t size)
+{
+	size_t i;
+
+	for (i = 0; sub[i]; i++)
+		if (i + 1 >= size || (unsigned char)sub[i] < 0x20 ||
+		    (unsigned char)sub[i] > 0x7e)
+			return false;
+	return i > 0;
+}
+
 /* Refuse a POST.  A body of at most INTAKE_REFUSE_READ bytes (by its
  * Content-Length) is read and discarded first, so that the client, still
  * sending, gets the answer instead of a reset connection; a larger or
@@ -520,18 +633,17 @@ static void drop_spool(struct upload *u)
  * from a client it refuses). */
 #define INTAKE_REFUSE_READ (1u << 20)
 
-static enum MHD_Result refuse(struct MHD_Connection *c, struct upload *u,
+static enum MHD_Result refuse(struct exchange *c, struct upload *u,
 			      unsigned status, const char *code,
 			      const char *why, bool *answered)
 {
-	const char *cl =
-	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	const char *cl = header(c, "Content-Length");
 	char *end = NULL;
 	unsigned long long n = cl ? strtoull(cl, &end, 10) : 0;
 
 	if (!cl || !end || *end || n > INTAKE_REFUSE_READ) {
 		*answered = true;
-		return https_outcome(c, status, code, why);
+		return outcome(c, status, code, why);
 	}
 	u->refuse_status = status;
 	u->refuse_code = code;
@@ -542,7 +654,7 @@ static enum MHD_Result refuse(struct MHD_Connection *c, struct upload *u,
 
 /* First call of a POST: who, what, idempotency, the spool file.  Returns
  * MHD_YES to receive the body, or the answer already queued (*answered). */
-static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
+static enum MHD_Result begin_upload(struct intake *in, struct exchange *c,
 				    struct upload *u, const char *format,
 				    bool *answered)
 {
@@ -551,7 +663,7 @@ static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
 	char *existing, state[16];
 
 	*answered = true;
-	if (!tls_peer_get(c, &peer, &why))
+	if (!peer_get(c, &peer, &why))
 		return refuse(c, u, MHD_HTTP_UNAUTHORIZED, "security", why,
 			      answered);
 	if (!agb_of(peer.serial, u->source))
@@ -560,12 +672,12 @@ static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
 			      "(serialNumber AGB-nnnnnnnn)",
 			      answered);
 	u->format = format;
-	sub =
-	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-IZA-Submission");
+	sub = header(c, "X-IZA-Submission");
 	if (sub) {
-		if (!*sub || strlen(sub) >= sizeof(u->submission))
+		if (!submission_ok(sub, sizeof(u->submission)))
 			return refuse(c, u, MHD_HTTP_BAD_REQUEST, "invalid",
-				      "X-IZA-Submission: 1 to 79 characters",
+				      "X-IZA-Submission: 1 to 79 printable "
+				      "ASCII characters",
 				      answered);
 		snprintf(u->submission, sizeof(u->submission), "%s", sub);
 	}
@@ -599,14 +711,14 @@ static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 	if (!u->reserved)
-		return https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				     "exception", "cannot record the batch");
+		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
+			       "cannot record the batch");
 	snprintf(u->path, sizeof(u->path), "%s/spool-XXXXXX", in->dir);
 	u->fd = mkstemp(u->path);
 	if (u->fd < 0) {
 		u->path[0] = '\0';
-		return https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				     "exception", "cannot spool the upload");
+		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
+			       "cannot spool the upload");
 	}
 	*answered = false;
 	return MHD_YES;
@@ -614,7 +726,7 @@ static enum MHD_Result begin_upload(struct intake *in, struct MHD_Connection *c,
 
 /* $import: the complete body becomes a queued batch for the worker; the
  * answer is 202 with the batch to poll. */
-static enum MHD_Result queue_upload(struct intake *in, struct MHD_Connection *c,
+static enum MHD_Result queue_upload(struct intake *in, struct exchange *c,
 				    struct upload *u, const char *id,
 				    const char *location)
 {
@@ -626,8 +738,8 @@ static enum MHD_Result queue_upload(struct intake *in, struct MHD_Connection *c,
 	if (rename(u->path, path) != 0) {
 		json_decref(empty);
 		drop_spool(u);
-		return https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				     "exception", "cannot queue the upload");
+		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
+			       "cannot queue the upload");
 	}
 	u->path[0] = '\0';
 	pthread_mutex_lock(&in->mu);
@@ -636,20 +748,21 @@ static enum MHD_Result queue_upload(struct intake *in, struct MHD_Connection *c,
 	if (rc == 0) {
 		answer =
 		    batch_get(in, "id = ?1 AND source = ?2", id, u->source);
+		in->queued = true;
 		pthread_cond_signal(&in->work);
 	}
 	pthread_mutex_unlock(&in->mu);
 	json_decref(empty);
 	if (!answer) {
 		unlink(path);
-		return https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				     "exception", "the batch was not recorded");
+		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
+			       "the batch was not recorded");
 	}
 	return send_batch(c, answer, "queued", MHD_HTTP_ACCEPTED, location);
 }
 
-static enum MHD_Result finish_upload(struct intake *in,
-				     struct MHD_Connection *c, struct upload *u)
+static enum MHD_Result finish_upload(struct intake *in, struct exchange *c,
+				     struct upload *u)
 {
 	struct ingest_summary sum;
 	struct iza_error err = {0};
@@ -660,19 +773,17 @@ static enum MHD_Result finish_upload(struct intake *in,
 	if (u->too_big || u->failed_write) {
 		drop_spool(u);
 		return u->too_big
-			   ? https_outcome(c, MHD_HTTP_CONTENT_TOO_LARGE,
-					   "too-long",
-					   "the upload is larger than the "
-					   "limit; nothing was stored")
-			   : https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-					   "exception",
-					   "cannot spool the upload");
+			   ? outcome(c, MHD_HTTP_CONTENT_TOO_LARGE, "too-long",
+				     "the upload is larger than the "
+				     "limit; nothing was stored")
+			   : outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     "exception", "cannot spool the upload");
 	}
 	if (close(u->fd) != 0) {
 		u->fd = -1;
 		drop_spool(u);
-		return https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				     "exception", "cannot spool the upload");
+		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
+			       "cannot spool the upload");
 	}
 	u->fd = -1;
 	snprintf(id, sizeof(id), "%s", u->id);
@@ -698,40 +809,39 @@ static enum MHD_Result finish_upload(struct intake *in,
 	json_decref(result);
 	drop_spool(u);
 	if (!answer)
-		return https_outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				     "exception", "the batch was not recorded");
+		return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
+			       "the batch was not recorded");
 	if (rc) {
 		free(answer);
-		return https_outcome(c, MHD_HTTP_UNPROCESSABLE_CONTENT,
-				     "processing",
-				     err.text[0] ? err.text
-						 : "nothing of the upload was "
-						   "stored");
+		return outcome(c, MHD_HTTP_UNPROCESSABLE_CONTENT, "processing",
+			       err.text[0] ? err.text
+					   : "nothing of the upload was "
+					     "stored");
 	}
 	return send_text(c, MHD_HTTP_CREATED, "application/json", answer,
 			 location);
 }
 
-static enum MHD_Result get_batch(struct intake *in, struct MHD_Connection *c,
+static enum MHD_Result get_batch(struct intake *in, struct exchange *c,
 				 const char *id)
 {
 	struct tls_peer peer;
 	const char *why = NULL;
 	char source[16], state[16], *answer;
 
-	if (!tls_peer_get(c, &peer, &why))
-		return https_outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
+	if (!peer_get(c, &peer, &why))
+		return outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
 	if (!agb_of(peer.serial, source))
-		return https_outcome(c, MHD_HTTP_FORBIDDEN, "security",
-				     "the certificate names no AGB code");
+		return outcome(c, MHD_HTTP_FORBIDDEN, "security",
+			       "the certificate names no AGB code");
 	pthread_mutex_lock(&in->mu);
 	/* another source's batch does not exist for this one */
 	answer =
 	    batch_get_state(in, "id = ?1 AND source = ?2", id, source, state);
 	pthread_mutex_unlock(&in->mu);
 	if (!answer)
-		return https_outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
-				     "no such batch");
+		return outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
+			       "no such batch");
 	return send_batch(c, answer, state, MHD_HTTP_OK, NULL);
 }
 
@@ -763,7 +873,7 @@ static void metric_rows(FILE *f, sqlite3 *db, const char *name,
 	sqlite3_finalize(s);
 }
 
-static enum MHD_Result get_metrics(struct intake *in, struct MHD_Connection *c)
+static enum MHD_Result get_metrics(struct intake *in, struct exchange *c)
 {
 	static const char *const by_source_state[] = {"source", "state", NULL};
 	static const char *const by_source[] = {"source", NULL};
@@ -774,8 +884,8 @@ static enum MHD_Result get_metrics(struct intake *in, struct MHD_Connection *c)
 	size_t size = 0;
 	FILE *f;
 
-	if (!tls_peer_get(c, &peer, &why))
-		return https_outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
+	if (!peer_get(c, &peer, &why))
+		return outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
 	f = open_memstream(&buf, &size);
 	if (!f)
 		return MHD_NO;
@@ -813,16 +923,15 @@ static enum MHD_Result get_metrics(struct intake *in, struct MHD_Connection *c)
 			 "text/plain; version=0.0.4; charset=utf-8", buf, NULL);
 }
 
-static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
-			       const char *url, const char *method,
-			       const char *version, const char *data,
-			       size_t *size, void **con_cls)
+/* libmicrohttpd's access handler, on either kind of exchange: a first
+ * call, the body in pieces (*size), a last call with *size 0. */
+static enum MHD_Result handle(struct intake *in, struct exchange *c,
+			      const char *url, const char *method,
+			      const char *data, size_t *size, void **con_cls)
 {
-	struct intake *in = cls;
 	struct upload *u = *con_cls;
 	size_t i;
 
-	(void)version;
 	if (strcmp(method, "GET") == 0) {
 		if (strcmp(url, "/healthz") == 0)
 			return send_text(c, MHD_HTTP_OK, "text/plain",
@@ -832,12 +941,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		if (strncmp(url, "/batches/", 9) == 0 && url[9] &&
 		    strlen(url + 9) < 40 && !strchr(url + 9, '/'))
 			return get_batch(in, c, url + 9);
-		return https_outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
-				     "no such endpoint");
+		return outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
+			       "no such endpoint");
 	}
 	if (strcmp(method, "POST") != 0)
-		return https_outcome(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-				     "not-supported", "GET or POST");
+		return outcome(c, MHD_HTTP_METHOD_NOT_ALLOWED, "not-supported",
+			       "GET or POST");
 	if (!u) {
 		bool answered;
 		enum MHD_Result rc;
@@ -846,8 +955,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			if (strcmp(url, routes[i].url) == 0)
 				break;
 		if (i == sizeof(routes) / sizeof(*routes))
-			return https_outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
-					     "no such endpoint");
+			return outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
+				       "no such endpoint");
 		u = calloc(1, sizeof(*u));
 		if (!u)
 			return MHD_NO;
@@ -884,12 +993,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 	if (u->refuse_status)
-		return https_outcome(c, u->refuse_status, u->refuse_code,
-				     u->refuse_why);
+		return outcome(c, u->refuse_status, u->refuse_code,
+			       u->refuse_why);
 	if (u->conflict)
-		return https_outcome(c, MHD_HTTP_CONFLICT, "conflict",
-				     "this submission is being received on "
-				     "another connection");
+		return outcome(c, MHD_HTTP_CONFLICT, "conflict",
+			       "this submission is being received on "
+			       "another connection");
 	if (u->earlier) {
 		char *answer = u->earlier;
 
@@ -902,27 +1011,83 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	return finish_upload(in, c, u);
 }
 
+/* The end of a request, answered or not (u may be NULL). */
+static void upload_end(struct intake *in, struct upload *u)
+{
+	if (!u)
+		return;
+	/* a connection that ended mid-upload (or an upload refused at its
+	 * end) leaves nothing behind */
+	drop_spool(u);
+	free(u->earlier);
+	if (u->reserved) {
+		pthread_mutex_lock(&in->mu);
+		batch_drop(in, u->id);
+		pthread_mutex_unlock(&in->mu);
+	}
+	free(u);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+			       const char *url, const char *method,
+			       const char *version, const char *data,
+			       size_t *size, void **con_cls)
+{
+	struct exchange x = {c, NULL, NULL};
+
+	(void)version;
+	return handle(cls, &x, url, method, data, size, con_cls);
+}
+
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
-	struct intake *in = cls;
-	struct upload *u = *con_cls;
-
 	(void)c;
 	(void)toe;
-	if (u) {
-		/* a connection that ended mid-upload (or an upload refused
-		 * at its end) leaves nothing behind */
-		drop_spool(u);
-		free(u->earlier);
-		if (u->reserved) {
-			pthread_mutex_lock(&in->mu);
-			batch_drop(in, u->id);
-			pthread_mutex_unlock(&in->mu);
-		}
-		free(u);
-	}
+	upload_end(cls, *con_cls);
 	*con_cls = NULL;
+}
+
+int intake_handle(struct intake *in, const struct intake_request *rq,
+		  struct intake_response *out)
+{
+	struct exchange x = {NULL, rq, out};
+	size_t off = 0, chunk = rq->chunk ? rq->chunk : rq->len, n = 0;
+	void *con_cls = NULL;
+	enum MHD_Result rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = handle(in, &x, rq->url, rq->method, NULL, &n, &con_cls);
+	/* after an answer libmicrohttpd reads no more of the body */
+	while (rc == MHD_YES && !out->status && off < rq->len) {
+		size_t given;
+
+		if (rq->cut_after && off >= rq->cut_after)
+			break; /* the client went away */
+		given = n = rq->len - off < chunk ? rq->len - off : chunk;
+		rc = handle(in, &x, rq->url, rq->method, rq->body + off, &n,
+			    &con_cls);
+		if (n == given) { /* nothing taken: it would wait forever */
+			rc = MHD_NO;
+			break;
+		}
+		off += given - n;
+	}
+	if (rc == MHD_YES && !out->status && off == rq->len) {
+		n = 0;
+		rc = handle(in, &x, rq->url, rq->method, NULL, &n, &con_cls);
+	}
+	out->closed = rc != MHD_YES;
+	upload_end(in, con_cls);
+	return out->status ? 0 : -IZA_EIO;
+}
+
+void intake_response_release(struct intake_response *r)
+{
+	if (!r)
+		return;
+	free(r->body);
+	memset(r, 0, sizeof(*r));
 }
 
 /* ---- lifecycle ---- */
@@ -953,13 +1118,11 @@ int intake_port(const struct intake *in)
 	return in ? in->srv.port : 0;
 }
 
-int intake_start(const struct intake_config *c, struct intake **out,
-		 struct iza_error *err)
+int intake_open(const struct intake_config *c, struct intake **out,
+		struct iza_error *err)
 {
 	struct intake *in = calloc(1, sizeof(*in));
-	struct https_config hc;
 	char db[1100];
-	int rc;
 
 	if (!in)
 		return -IZA_ENOMEM;
@@ -992,12 +1155,27 @@ int intake_start(const struct intake_config *c, struct intake **out,
 	sqlite3_exec(in->db, "ALTER TABLE batches ADD COLUMN quarantine TEXT",
 		     NULL, NULL, NULL);
 	recover_queue(in);
+	in->queued = true; /* what recover_queue left queued */
 	if (pthread_create(&in->worker, NULL, worker_main, in) != 0) {
 		intake_stop(in);
 		return iza_error_set(err, -IZA_ENOMEM, NULL, 0, "intake",
 				     "cannot start the import worker");
 	}
 	in->worker_started = true;
+	*out = in;
+	return 0;
+}
+
+int intake_start(const struct intake_config *c, struct intake **out,
+		 struct iza_error *err)
+{
+	struct https_config hc;
+	struct intake *in = NULL;
+	int rc;
+
+	rc = intake_open(c, &in, err);
+	if (rc)
+		return rc;
 	memset(&hc, 0, sizeof(hc));
 	hc.bind = c->bind;
 	hc.port = c->port;

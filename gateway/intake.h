@@ -33,6 +33,7 @@
 #ifndef IZA_INTAKE_H
 #define IZA_INTAKE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,10 +71,57 @@ struct intake_config {
 
 struct intake;
 
+/* The service listening with TLS on c->bind:c->port (*out owned by the
+ * caller, intake_stop).  0, or a negative code with *err. */
 int intake_start(const struct intake_config *c, struct intake **out,
 		 struct iza_error *err);
-int intake_port(const struct intake *in);
-void intake_stop(struct intake *in); /* accepts NULL */
+/* The same without a listener (cert_pem, key_pem, ca_pem, bind and port
+ * unused): its batch log, spool files and $import worker, with requests
+ * given by intake_handle() only (tests, the fuzz harness). */
+int intake_open(const struct intake_config *c, struct intake **out,
+		struct iza_error *err);
+int intake_port(const struct intake *in); /* 0 without a listener */
+void intake_stop(struct intake *in);	  /* accepts NULL */
+
+/*
+ * One request handled without sockets or TLS, as libmicrohttpd would hand
+ * it to the service: a first call, the body in pieces of `chunk` bytes, a
+ * last call, the end of the request.  Everything is borrowed for the call.
+ */
+struct intake_request {
+	const char *method, *url; /* url: the path, without ?query */
+	/* the subject serialNumber of the client's verified certificate
+	 * ("AGB-nnnnnnnn"); NULL: no (trusted) certificate */
+	const char *peer_serial;
+	/* a request header (any case of name), NULL when absent; the
+	 * answer is borrowed until the call returns.  header may be NULL. */
+	const char *(*header)(void *ctx, const char *name);
+	void *header_ctx;
+	const char *body;
+	size_t len;
+	size_t chunk;	  /* 0: the body in one piece */
+	size_t cut_after; /* >0: the client goes away once it has sent at
+			     least this many bytes of the body (before the
+			     last call) */
+};
+
+struct intake_response {
+	unsigned status; /* 0: none (closed says why) */
+	bool closed;	 /* the service closed the connection (MHD_NO) */
+	char *body;	 /* heap, owned: intake_response_release */
+	size_t len;
+	char content_type[64];
+	char location[64]; /* Content-Location, "" when none */
+	char progress[16]; /* X-Progress, "" when none */
+};
+
+/* 0 with *out filled when the request got an answer; -IZA_EIO when it got
+ * none (the client went away, or closed; or a handler that never answers,
+ * which would leave a real client waiting).  *out is cleared first and is
+ * to be released in either case. */
+int intake_handle(struct intake *in, const struct intake_request *rq,
+		  struct intake_response *out);
+void intake_response_release(struct intake_response *r); /* accepts NULL */
 
 /*
  * The source of batch `id` in the batch log of intake directory dir, and

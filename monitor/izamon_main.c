@@ -704,9 +704,9 @@ static int cmd_serve(struct mon *m, int argc, char **argv)
 	hc.ca_pem = m->ca;
 	hc.store = &m->store;
 	hc.cat = have_cat ? &cat.cat : NULL;
-	/* logged before the service thread starts: from then on the store
-	 * is that thread's alone (a PostgreSQL connection serves one thread
-	 * at a time) */
+	/* logged before the service's threads start: from then on the store
+	 * is theirs, used under the service's lock (a PostgreSQL connection
+	 * serves one thread at a time) */
 	mon_audit_append(&m->store, (int64_t)time(NULL), "izamon.serve",
 			 "izamon", "", m->bind, &m->err);
 	rc = mon_http_start(&hc, &h, &m->err);

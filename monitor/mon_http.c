@@ -9,10 +9,19 @@
  *    failed handshake a client cannot read).
  *  - The TLS client is identified by the SHA-256 of its certificate (DER),
  *    the same fingerprint the enrolment stores and the JWS signer has.
+ *  - One thread per connection (at most MON_HTTP_MAX_CONNECTIONS), so TLS
+ *    handshakes, reading bodies and checking signatures run in parallel.
+ *    The store is one connection (SQLite or libpq), and a transaction on it
+ *    belongs to the connection, not to a thread: store_mu is held around
+ *    every use of it, and a report's storing, its evaluation and its audit
+ *    entry are one critical section.  Across processes (the CLI, other
+ *    izamon instances) the store's own write transactions (tx_begin) keep
+ *    the audit chain and the decisions right, as before.
  */
 #include "mon_http.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +43,8 @@ struct mon_http {
 	char *ca_path;
 	size_t max_body;
 	struct mon_store *store;
+	pthread_mutex_t store_mu; /* *store: one request at a time */
+	bool store_mu_init;
 	const struct plan_catalogue *cat;
 };
 
@@ -109,8 +120,20 @@ static bool plan_allowed(const char *plans, const char *plan)
 	return false;
 }
 
-static void audit(struct mon_http *h, const char *event, const char *actor,
-		  const char *region, const char *id, int status)
+static void store_lock(struct mon_http *h)
+{
+	pthread_mutex_lock(&h->store_mu);
+}
+
+static void store_unlock(struct mon_http *h)
+{
+	pthread_mutex_unlock(&h->store_mu);
+}
+
+/* An audit entry for a report request; the caller holds store_mu. */
+static void audit_locked(struct mon_http *h, const char *event,
+			 const char *actor, const char *region, const char *id,
+			 int status)
 {
 	char what[160];
 	struct iza_error err = {0};
@@ -119,6 +142,14 @@ static void audit(struct mon_http *h, const char *event, const char *actor,
 		 status);
 	mon_audit_append(h->store, (int64_t)time(NULL), event, actor,
 			 region ? region : "", what, &err);
+}
+
+static void audit(struct mon_http *h, const char *event, const char *actor,
+		  const char *region, const char *id, int status)
+{
+	store_lock(h);
+	audit_locked(h, event, actor, region, id, status);
+	store_unlock(h);
 }
 
 static enum MHD_Result refuse(struct mon_http *h, struct MHD_Connection *c,
@@ -165,8 +196,10 @@ static enum MHD_Result post_report(struct mon_http *h, struct MHD_Connection *c,
 			      "the report is not signed with the TLS client's "
 			      "certificate",
 			      subject, v.claims.region, v.claims.report_id);
+	store_lock(h);
 	rc = h->store->ops->region_get(h->store->impl, v.claims.region, &reg,
 				       &err);
+	store_unlock(h);
 	if (rc < 0)
 		return refuse(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
 			      "storage error", subject, v.claims.region,
@@ -190,17 +223,13 @@ static enum MHD_Result post_report(struct mon_http *h, struct MHD_Connection *c,
 	rep.body = rq->body;
 	rep.body_len = rq->len;
 	rep.jws = (char *)(uintptr_t)jws;
-	if (h->store->ops->report_put(h->store->impl, &rep, &put, &err))
-		return refuse(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
-			      "storage error", subject, v.claims.region,
-			      v.claims.report_id);
-	if (put == MON_CONFLICT)
-		return refuse(h, c, MHD_HTTP_CONFLICT, "conflict",
-			      "another report is stored under this report id",
-			      subject, v.claims.region, v.claims.report_id);
-	if (put == MON_INSERTED && h->cat) {
-		/* what the new report decides; the report is stored whatever
-		 * this says (a plan not loaded yet is no error) */
+	/* storing, what the new report decides and its audit entry: one
+	 * request's at a time */
+	store_lock(h);
+	rc = h->store->ops->report_put(h->store->impl, &rep, &put, &err);
+	if (rc == 0 && put == MON_INSERTED && h->cat) {
+		/* the report is stored whatever this says (a plan not loaded
+		 * yet is no error) */
 		struct milestones_counts n = {0};
 		struct iza_error e2 = {0};
 
@@ -210,12 +239,24 @@ static enum MHD_Result post_report(struct mon_http *h, struct MHD_Connection *c,
 			log_line("evaluation.failed", 500, v.claims.region,
 				 v.claims.report_id, e2.text);
 	}
+	if (rc == 0 && put != MON_CONFLICT)
+		audit_locked(h,
+			     put == MON_INSERTED ? "report.received"
+						 : "report.duplicate",
+			     subject, v.claims.region, v.claims.report_id,
+			     put == MON_INSERTED ? 201 : 200);
+	store_unlock(h);
+	if (rc)
+		return refuse(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "exception",
+			      "storage error", subject, v.claims.region,
+			      v.claims.report_id);
+	if (put == MON_CONFLICT)
+		return refuse(h, c, MHD_HTTP_CONFLICT, "conflict",
+			      "another report is stored under this report id",
+			      subject, v.claims.region, v.claims.report_id);
 	log_line(put == MON_INSERTED ? "report.received" : "report.duplicate",
 		 put == MON_INSERTED ? 201 : 200, v.claims.region,
 		 v.claims.report_id, "");
-	audit(h, put == MON_INSERTED ? "report.received" : "report.duplicate",
-	      subject, v.claims.region, v.claims.report_id,
-	      put == MON_INSERTED ? 201 : 200);
 	return send_json(
 	    c, put == MON_INSERTED ? MHD_HTTP_CREATED : MHD_HTTP_OK,
 	    json_pack("{s:s,s:s}", "id", v.claims.report_id, "status",
@@ -238,7 +279,9 @@ static bool identify_client(struct mon_http *h, struct MHD_Connection *c,
 		*reply = outcome(c, MHD_HTTP_UNAUTHORIZED, "security", why);
 		return false;
 	}
+	store_lock(h);
 	rc = h->store->ops->identify(h->store->impl, fp, role, code, &err);
+	store_unlock(h);
 	if (rc <= 0) {
 		*reply = rc < 0 ? outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 					  "exception", "storage error")
@@ -302,9 +345,13 @@ static enum MHD_Result get_reports(struct mon_http *h, struct MHD_Connection *c,
 	if (strcmp(url, "/reports") == 0) {
 		struct listing l = {json_array()};
 
-		if (!l.arr || h->store->ops->report_list(
-				  h->store->impl, region, arg(c, "plan"),
-				  arg(c, "period"), list_one, &l, &err)) {
+		store_lock(h);
+		rc = l.arr ? h->store->ops->report_list(
+				 h->store->impl, region, arg(c, "plan"),
+				 arg(c, "period"), list_one, &l, &err)
+			   : -IZA_ENOMEM;
+		store_unlock(h);
+		if (rc) {
 			json_decref(l.arr);
 			return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				       "exception", "storage error");
@@ -316,8 +363,10 @@ static enum MHD_Result get_reports(struct mon_http *h, struct MHD_Connection *c,
 		struct mon_report r;
 		json_t *o;
 
+		store_lock(h);
 		rc = h->store->ops->report_get(
 		    h->store->impl, url + strlen("/reports/"), &r, &err);
+		store_unlock(h);
 		if (rc < 0)
 			return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				       "exception", "storage error");
@@ -378,14 +427,19 @@ static int api(struct mon_http *h, struct MHD_Connection *c, const char *url,
 	ar.body = rq->body;
 	ar.len = rq->len;
 	ar.now = (int64_t)time(NULL);
-	if (!mon_api_handle(h->store, h->cat, &ar, &out))
+	/* the answer is made from the store, so under store_mu too */
+	store_lock(h);
+	if (!mon_api_handle(h->store, h->cat, &ar, &out)) {
+		store_unlock(h);
 		return outcome(c, MHD_HTTP_NOT_FOUND, "not-found",
 			       "no such endpoint");
+	}
 	snprintf(what, sizeof(what), "%s %s: HTTP %d%s%s", method, url,
 		 out.status, out.audit_what[0] ? ": " : "", out.audit_what);
 	mon_audit_append(h->store, ar.now,
 			 out.audit_event[0] ? out.audit_event : "plans.read",
 			 subject, code, what, &err);
+	store_unlock(h);
 	return send_text(c, out.status, out.content_type, out.body, out.len);
 }
 
@@ -446,7 +500,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		if (!tls_client(c, fp, subject, sizeof(subject), &why))
 			return outcome(c, MHD_HTTP_UNAUTHORIZED, "security",
 				       why);
+		store_lock(h);
 		text = mon_metrics_text(h->store, &err);
+		store_unlock(h);
 		if (!text)
 			return outcome(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				       "exception", "storage error");
@@ -488,7 +544,9 @@ void mon_http_stop(struct mon_http *h)
 {
 	if (!h)
 		return;
-	https_stop(&h->srv);
+	https_stop(&h->srv); /* no request runs after this */
+	if (h->store_mu_init)
+		pthread_mutex_destroy(&h->store_mu);
 	free(h->ca_path);
 	free(h);
 }
@@ -510,6 +568,8 @@ int mon_http_start(const struct mon_http_config *c, struct mon_http **out,
 		return -IZA_ENOMEM;
 	}
 	h->store = c->store;
+	pthread_mutex_init(&h->store_mu, NULL);
+	h->store_mu_init = true;
 	h->cat = c->cat;
 	h->max_body = c->max_body ? c->max_body : MON_HTTP_MAX_BODY;
 	memset(&hc, 0, sizeof(hc));
@@ -518,6 +578,8 @@ int mon_http_start(const struct mon_http_config *c, struct mon_http **out,
 	hc.cert_pem = c->cert_pem;
 	hc.key_pem = c->key_pem;
 	hc.ca_pem = c->ca_pem;
+	hc.flags = MHD_USE_THREAD_PER_CONNECTION;
+	hc.max_connections = MON_HTTP_MAX_CONNECTIONS;
 	hc.timeout = 30;
 	hc.handler = handler;
 	hc.cls = h;

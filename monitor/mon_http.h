@@ -21,8 +21,11 @@
  *   GET /metrics    counters, Prometheus text format (mon_metrics.h); any
  *                   certificate of the trusted CA.
  *   GET /healthz    200 "ok".
- * One polling thread serves all requests, so the store is used by one
- * thread.  Requests log one JSON line each to stderr.
+ * Connections are served at once, each by a thread of its own (at most
+ * MON_HTTP_MAX_CONNECTIONS; more wait in the listen queue): TLS, bodies and
+ * signature checks run in parallel, the work on the store (storing,
+ * evaluation, audit, reads) one request at a time, as the store is one
+ * connection.  Requests log one JSON line each to stderr.
  */
 #ifndef IZA_MON_HTTP_H
 #define IZA_MON_HTTP_H
@@ -34,15 +37,20 @@
 #include "plan.h"
 
 #define MON_HTTP_MAX_BODY (16u << 20)
+/* connections served at once (threads); a report body is held in memory
+ * while it is checked, so this also bounds memory: 64 x 16 MiB at most */
+#define MON_HTTP_MAX_CONNECTIONS 64
 
 struct mon_http_config {
-	const char *bind;	 /* IPv4 address, e.g. "127.0.0.1" */
-	int port;		 /* 0: any free port (mon_http_port) */
-	const char *cert_pem;	 /* server certificate chain (PEM file) */
-	const char *key_pem;	 /* its key */
-	const char *ca_pem;	 /* CA certificates clients must chain to */
-	size_t max_body;	 /* 0: MON_HTTP_MAX_BODY */
-	struct mon_store *store; /* borrowed; used from the service thread */
+	const char *bind;     /* IPv4 address, e.g. "127.0.0.1" */
+	int port;	      /* 0: any free port (mon_http_port) */
+	const char *cert_pem; /* server certificate chain (PEM file) */
+	const char *key_pem;  /* its key */
+	const char *ca_pem;   /* CA certificates clients must chain to */
+	size_t max_body;      /* 0: MON_HTTP_MAX_BODY */
+	/* borrowed; used by the service's threads one at a time, and by
+	 * nobody else in the process while the service runs */
+	struct mon_store *store;
 	/* borrowed: what stored plans refer to; NULL: no plan API (503)
 	 * and no evaluation on arrival */
 	const struct plan_catalogue *cat;
