@@ -1884,6 +1884,8 @@ static int pstage_flush(struct store *st, struct iza_error *err)
 	int ret = 0;
 	size_t i;
 
+	if (!ps->n) /* also before the table exists: qsort(NULL, 0) is UB */
+		return 0;
 	for (i = 0; i < ps->n; i++)
 		ps->order[i] = &ps->row[i];
 	qsort(ps->order, ps->n, sizeof(*ps->order), patient_key_cmp);
